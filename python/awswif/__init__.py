@@ -1,0 +1,1 @@
+"""aws-wif: AWS credentials for Azure Pipelines jobs through workload identity federation."""

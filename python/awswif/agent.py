@@ -1,0 +1,132 @@
+"""The Azure Pipelines side: what the agent put in our environment, and the logging commands we
+write back. The only module that reads the environment or writes the stdout protocol, so that
+escaping and secret handling live in one place."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from collections.abc import Mapping
+from typing import Optional, TextIO
+
+# Prefixes the agent uses for values a child process must never inherit.
+_SECRET_ENV_PREFIXES = ("SECRET_", "ENDPOINT_AUTH_", "INPUT_", "SECUREFILE_TICKET_", "VSTS_TASKVARIABLE_")
+
+
+_COMMAND_START = re.compile(r"##(?=(?:vso)?\[)", re.IGNORECASE)
+
+
+def escape_data(value: str) -> str:
+    """Escape a logging command's data exactly as the agent unescapes it (``%`` first)."""
+    return value.replace("%", "%AZP25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(value: str) -> str:
+    return escape_data(value).replace("]", "%5D").replace(";", "%3B")
+
+
+def neutralize(text: str) -> str:
+    """Plain log text must never be read as a command: the agent acts on ``##vso[`` anywhere in
+    a line, and token claims (a connection name in ``sub``) are chosen by users."""
+    return _COMMAND_START.sub("## ", text)
+
+
+def mangle(name: str) -> str:
+    return name.replace(".", "_").replace(" ", "_").upper()
+
+
+def child_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment for any process we start: the agent's secrets stay with us."""
+    return {k: v for k, v in environ.items() if not k.upper().startswith(_SECRET_ENV_PREFIXES)}
+
+
+class Agent:
+    """Reads what the agent passed to the task and writes logging commands to stdout."""
+
+    def __init__(self, environ: Mapping[str, str], out: TextIO) -> None:
+        self._env = environ
+        self._out = out
+
+    # -- reading -----------------------------------------------------------------------------
+    def input(self, name: str) -> str:
+        return self._env.get(f"INPUT_{mangle(name)}", "").strip()
+
+    def variable(self, name: str) -> str:
+        return self._env.get(mangle(name), "").strip()
+
+    def secret_variable(self, name: str) -> str:
+        return self._env.get(f"SECRET_{mangle(name)}", "")
+
+    def env(self, name: str) -> str:
+        return self._env.get(name, "").strip()
+
+    def endpoint_auth_parameter(self, endpoint_id: str, key: str) -> str:
+        return self._env.get(f"ENDPOINT_AUTH_PARAMETER_{mangle(endpoint_id)}_{mangle(key)}", "")
+
+    def endpoint_auth_scheme(self, endpoint_id: str) -> str:
+        scheme = self._env.get(f"ENDPOINT_AUTH_SCHEME_{mangle(endpoint_id)}", "")
+        if scheme:
+            return scheme
+        try:
+            auth = json.loads(self._env.get(f"ENDPOINT_AUTH_{mangle(endpoint_id)}", "") or "{}")
+        except ValueError:
+            return ""
+        return str(auth.get("scheme", "")) if isinstance(auth, dict) else ""
+
+    def endpoint_known(self, endpoint_id: str) -> bool:
+        suffix = f"_{mangle(endpoint_id)}"
+        return any(k.startswith("ENDPOINT_") and k.upper().endswith(suffix) for k in self._env)
+
+    @property
+    def debug(self) -> bool:
+        return self.variable("System.Debug").lower() == "true"
+
+    # -- writing -----------------------------------------------------------------------------
+    def _command(self, name: str, data: str = "", **properties: Optional[str]) -> None:
+        props = ";".join(f"{k}={escape_property(v)}" for k, v in properties.items() if v is not None)
+        self._out.write(f"##vso[{name}{' ' + props if props else ''}]{escape_data(data)}\n")
+        self._out.flush()
+
+    def log(self, text: str = "") -> None:
+        for line in text.splitlines() or [""]:
+            self._out.write(neutralize(line) + "\n")
+        self._out.flush()
+
+    def debug_log(self, text: str) -> None:
+        if self.debug:
+            self._command("task.debug", text)
+
+    def set_secret(self, value: str) -> None:
+        if value:
+            self._command("task.setsecret", value)
+
+    def set_variable(self, name: str, value: str, *, secret: bool = False, output: bool = False) -> None:
+        self._command(
+            "task.setvariable",
+            value,
+            variable=name,
+            issecret="true" if secret else None,
+            isoutput="true" if output else None,
+        )
+
+    def warning(self, text: str) -> None:
+        self._command("task.logissue", text, type="warning")
+
+    def error(self, text: str) -> None:
+        self._command("task.logissue", text, type="error")
+
+    def fail(self, text: str, summary: str = "") -> None:
+        self.error(text)
+        self._command("task.complete", summary or text.splitlines()[0], result="Failed")
+
+    def succeed(self, text: str = "") -> None:
+        self._command("task.complete", text, result="Succeeded")
+
+
+def from_process() -> Agent:
+    # The agent decodes task output as UTF-8 whatever the platform's console encoding is.
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(encoding="utf-8", errors="replace", line_buffering=True)
+    return Agent(os.environ, sys.stdout)

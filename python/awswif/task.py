@@ -1,0 +1,134 @@
+"""THE RUN of AwsWifAssume, top to bottom: read inputs, get the job's OIDC token, check its
+claims, assume the role, export the credentials. Every failure ends at one place, in `main`."""
+
+from __future__ import annotations
+
+import json
+import traceback
+from datetime import datetime, timezone
+
+import requests
+
+from . import claims as token_claims
+from . import diagnose, oidc, sts
+from .agent import Agent
+from .background import Background
+from .claims import TokenClaims
+from .errors import UserError
+from .inputs import TaskInputs, read_inputs
+from .retry import Deadline
+from .trust import trust_policy
+
+ISSUER_RETIREMENT = "2027-07-01"
+
+
+def main(agent: Agent, version: str) -> int:
+    """The failure contract: any problem is one error and a Failed result; the exit code stays 0."""
+    try:
+        run(agent, version)
+    except UserError as problem:
+        if problem.details:
+            agent.log(problem.details)
+        agent.fail(str(problem), problem.what)
+    except Exception as exc:
+        if agent.debug:
+            agent.log(traceback.format_exc())
+        agent.fail(
+            f"AwsWifAssume failed unexpectedly ({type(exc).__name__}). Re-run with System.Debug=true for "
+            "details and report it to the extension's maintainers."
+        )
+    return 0
+
+
+def run(agent: Agent, version: str) -> None:
+    inputs = read_inputs(agent)
+    deadline = Deadline(inputs.timeout_seconds)
+    # The AWS client takes longer to load than the token takes to arrive: load it meanwhile.
+    client = Background(lambda: sts.make_client(inputs.region, inputs.sts_endpoint, f"aws-wif/{version}"))
+
+    with requests.Session() as http:
+
+        def fresh_token() -> tuple[str, TokenClaims]:
+            token = oidc.request_token(
+                http, inputs.oidc_request_uri, inputs.access_token, inputs.connection_id, deadline, agent.log
+            )
+            agent.set_secret(token)
+            return token, token_claims.read_claims(
+                token, now=datetime.now(timezone.utc), organization_id=inputs.collection_id
+            )
+
+        token, claims = fresh_token()
+        agent.log(f"OIDC token from the {claims.family} issuer: {claims.describe()}")
+        _issuer_advice(agent, inputs, claims)
+
+        def next_token() -> str:
+            nonlocal claims
+            new_token, claims = fresh_token()
+            return new_token
+
+        try:
+            credentials = sts.assume_role(
+                client.result(),
+                inputs.role_arn,
+                inputs.session_name,
+                inputs.duration_seconds,
+                token,
+                next_token,
+                deadline,
+                agent.log,
+            )
+        except sts.StsRefused as refusal:
+            raise diagnose.explain(refusal, claims, inputs.role_arn, inputs.account_id, inputs.region) from None
+
+    export(agent, inputs, credentials)
+
+
+def _issuer_advice(agent: Agent, inputs: TaskInputs, claims: TokenClaims) -> None:
+    if claims.family == token_claims.AZURE_DEVOPS:
+        agent.log(
+            f"Note: the Azure DevOps token issuer retires on {ISSUER_RETIREMENT} for Azure Resource Manager "
+            "connections; after 'Update' on the connection, AWS needs an IAM OIDC provider for the Entra issuer "
+            "and the role must trust the connection's new subject (see 'awswif trust-policy')."
+        )
+    if agent.debug:
+        policy = trust_policy(inputs.account_id, claims.issuer, [claims.subject], inputs.role_arn.split(":")[1])
+        agent.log("Trust policy that admits this token:\n" + json.dumps(policy, indent=2))
+
+
+def export(agent: Agent, inputs: TaskInputs, credentials: sts.AwsCredentials) -> None:
+    """All or nothing: every value is checked before the first variable is written."""
+    expiration = credentials.expiration.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    variables: list[tuple[str, str, bool]] = [
+        ("AWS_ACCESS_KEY_ID", credentials.access_key_id, True),
+        ("AWS_SECRET_ACCESS_KEY", credentials.secret_access_key, True),
+        ("AWS_SESSION_TOKEN", credentials.session_token, True),
+        ("AWS_REGION", inputs.region, False),
+        ("AWS_DEFAULT_REGION", inputs.region, False),
+        ("AWS_CREDENTIAL_EXPIRATION", expiration, False),
+        ("AWS_ACCOUNT_ID", inputs.account_id, False),
+        ("AWS_ASSUMED_ROLE_ARN", credentials.assumed_role_arn, False),
+    ]
+    for name, value, _ in variables:
+        if not value or "\n" in value or "\r" in value:
+            raise UserError(f"AWS STS returned an unusable {name}.", "Re-run the job.")
+    for name, value, secret in variables:
+        agent.set_variable(name, value, secret=secret)
+        # Also as output variables, so that later jobs and stages can read them by step name.
+        agent.set_variable(name, value, secret=secret, output=True)
+    agent.log(_summary(inputs, credentials, expiration))
+    agent.succeed()
+
+
+def _summary(inputs: TaskInputs, credentials: sts.AwsCredentials, expiration: str) -> str:
+    return (
+        f"Assumed {credentials.assumed_role_arn} (session {inputs.session_name}) until {expiration}.\n"
+        "AWS_REGION, AWS_DEFAULT_REGION, AWS_ACCOUNT_ID, AWS_ASSUMED_ROLE_ARN and AWS_CREDENTIAL_EXPIRATION "
+        "are now in the environment of later steps. The agent does not put secret variables there: map them "
+        "in each step that uses AWS:\n"
+        "  env:\n"
+        "    AWS_ACCESS_KEY_ID: $(AWS_ACCESS_KEY_ID)\n"
+        "    AWS_SECRET_ACCESS_KEY: $(AWS_SECRET_ACCESS_KEY)\n"
+        "    AWS_SESSION_TOKEN: $(AWS_SESSION_TOKEN)"
+    )
+
+

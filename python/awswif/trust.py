@@ -1,0 +1,73 @@
+"""The AWS side of the trust: the IAM OIDC provider a token needs and the trust-policy condition
+that admits exactly that token. Used by the task's diagnostics and by the CLI."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from .claims import AUDIENCE
+from .errors import UserError
+
+_HEX32 = re.compile(r"^[0-9a-f]{32}$")
+
+
+def normalize_guid(value: str, what: str = "organization id") -> str:
+    """Accept a GUID in the forms users find it: SYSTEM_COLLECTIONID, the
+    VisualStudioOnline-<32 hex> resource group name, with or without dashes or braces."""
+    raw = value.strip().strip("{}").lower()
+    if raw.startswith("visualstudioonline-"):
+        raw = raw[len("visualstudioonline-") :]
+    compact = raw.replace("-", "")
+    if not _HEX32.match(compact) or (raw != compact and len(raw) != 36):
+        raise UserError(
+            f"'{value}' is not a valid {what}.",
+            "Give the GUID (e.g. 01234567-89ab-cdef-0123-456789abcdef), its 32 hex digits, or the "
+            "VisualStudioOnline-<32 hex> resource group name; a pipeline prints it with echo $(System.CollectionId).",
+        )
+    return f"{compact[:8]}-{compact[8:12]}-{compact[12:16]}-{compact[16:20]}-{compact[20:]}"
+
+
+def azure_devops_issuer(organization_id: str) -> str:
+    return f"https://vstoken.dev.azure.com/{normalize_guid(organization_id)}"
+
+
+def entra_issuer(tenant_id: str) -> str:
+    return f"https://login.microsoftonline.com/{normalize_guid(tenant_id, 'tenant id')}/v2.0"
+
+
+def azure_devops_subject(organization: str, project: str, connection: str) -> str:
+    return f"sc://{organization}/{project}/{connection}"
+
+
+def provider_host(issuer: str) -> str:
+    return issuer.split("://", 1)[-1].rstrip("/")
+
+
+def provider_arn(account_id: str, issuer: str, partition: str = "aws") -> str:
+    return f"arn:{partition}:iam::{account_id}:oidc-provider/{provider_host(issuer)}"
+
+
+def condition(issuer: str, subjects: Sequence[str]) -> dict[str, Any]:
+    """StringEquals on both aud and sub: aud alone is the same for every connection of every
+    organization, so a policy without sub would admit them all."""
+    host = provider_host(issuer)
+    sub: Any = subjects[0] if len(subjects) == 1 else list(subjects)
+    return {"StringEquals": {f"{host}:aud": AUDIENCE, f"{host}:sub": sub}}
+
+
+def trust_policy(account_id: str, issuer: str, subjects: Sequence[str], partition: str = "aws") -> dict[str, Any]:
+    if not subjects:
+        raise UserError("No subject was given for the trust policy.", "Give at least one --subject.")
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": provider_arn(account_id, issuer, partition)},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": condition(issuer, subjects),
+            }
+        ],
+    }

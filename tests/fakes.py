@@ -1,0 +1,374 @@
+"""Stand-ins for what cannot exist here, as real HTTP servers on 127.0.0.1: Azure DevOps' OIDC token
+endpoint (minting RS256 tokens of both issuer families, serving its JWKS) and AWS STS (verifying a
+token's signature against that JWKS, its issuer, audience and a trust policy, answering in STS XML,
+and checking SigV4 signatures made with the credentials it issued)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets
+import string
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import parse_qs, urlsplit
+from xml.sax.saxutils import escape
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+
+AUDIENCE = "api://AzureADTokenExchange"
+STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
+
+
+@dataclass
+class Reply:
+    """A scripted answer: status/body/headers, an optional delay, or a dropped connection."""
+
+    status: int = 200
+    body: bytes | str = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    drop: bool = False
+
+
+class _Server:
+    def __init__(self, handle: Callable[[BaseHTTPRequestHandler, str], None]) -> None:
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                handle(self, "GET")
+
+            def do_POST(self) -> None:
+                handle(self, "POST")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread.start()
+        self._outer = outer
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def send(handler: BaseHTTPRequestHandler, reply: Reply) -> None:
+    if reply.delay:
+        time.sleep(reply.delay)
+    if reply.drop:
+        handler.close_connection = True
+        handler.wfile.flush()
+        handler.connection.close()
+        return
+    body = reply.body.encode() if isinstance(reply.body, str) else reply.body
+    handler.send_response(reply.status)
+    for k, v in reply.headers.items():
+        handler.send_header(k, v)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def read_body(handler: BaseHTTPRequestHandler) -> bytes:
+    return handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+
+
+def random_string(n: int, alphabet: str = string.ascii_letters + string.digits) -> str:
+    return "".join(secrets.choice(alphabet) for _ in range(n))
+
+
+# ---------------------------------------------------------------------------------------------
+class Issuer:
+    """Azure DevOps' per-job OIDC endpoint (System.OidcRequestUri) and the issuer's JWKS."""
+
+    def __init__(self, family: str = "azure-devops") -> None:
+        self.family = family
+        self.organization_id = str(uuid.uuid4())
+        self.tenant_id = str(uuid.uuid4())
+        self.connection_id = str(uuid.uuid4())
+        self.connection_name = "wifconnectionname"
+        self.app_id = random_string(22)
+        self.access_token = "job-token-" + random_string(40)
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.kid = "kid-" + random_string(8)
+        self.lifetime = 600
+        self.claim_overrides: dict[str, Any] = {}
+        self.replies: list[Reply] = []
+        self.token_requests: list[dict[str, Any]] = []
+        self.minted: list[str] = []
+        self.delay = 0.0
+        self._server = _Server(self._handle)
+        self.url = self._server.url
+
+    @property
+    def issuer(self) -> str:
+        if self.family == "entra":
+            return f"https://login.microsoftonline.com/{self.tenant_id}/v2.0"
+        return f"https://vstoken.dev.azure.com/{self.organization_id}"
+
+    @property
+    def subject(self) -> str:
+        if self.family == "entra":
+            tenant = base64.urlsafe_b64encode(uuid.UUID(self.tenant_id).bytes).decode().rstrip("=")
+            return f"/eid1/c/pub/t/{tenant}/a/{self.app_id}/sc/{self.organization_id}/{self.connection_id}"
+        return f"sc://contoso/infra/{self.connection_name}"
+
+    @property
+    def request_uri(self) -> str:
+        return f"{self.url}/{uuid.uuid4()}/_apis/distributedtask/hubs/build/plans/{uuid.uuid4()}/jobs/{uuid.uuid4()}/oidctoken"
+
+    @property
+    def jwks_url(self) -> str:
+        return f"{self.url}/.well-known/jwks"
+
+    def mint(self, **overrides: Any) -> str:
+        now = int(time.time())
+        claims = {"iss": self.issuer, "sub": self.subject, "aud": AUDIENCE, "iat": now, "nbf": now,
+                  "exp": now + self.lifetime, "jti": str(uuid.uuid4())}
+        claims.update(self.claim_overrides)
+        claims.update(overrides)
+        claims = {k: v for k, v in claims.items() if v is not None}
+        token = jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})
+        self.minted.append(token)
+        return token
+
+    def jwks(self) -> dict[str, Any]:
+        jwk = json.loads(RSAAlgorithm.to_jwk(self.key.public_key()))
+        jwk.update({"kid": self.kid, "use": "sig", "alg": "RS256"})
+        return {"keys": [jwk]}
+
+    def _handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+        parts = urlsplit(handler.path)
+        if method == "GET" and parts.path == "/.well-known/jwks":
+            return send(handler, Reply(200, json.dumps(self.jwks()), {"Content-Type": "application/json"}))
+        if method == "GET" and parts.path == "/.well-known/openid-configuration":
+            doc = {"issuer": self.issuer, "jwks_uri": self.jwks_url}
+            return send(handler, Reply(200, json.dumps(doc), {"Content-Type": "application/json"}))
+        if method != "POST" or not parts.path.endswith("/oidctoken"):
+            return send(handler, Reply(404, "{}"))
+        body = read_body(handler)
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        self.token_requests.append({"query": query, "headers": dict(handler.headers.items()), "body": body,
+                                    "at": time.monotonic()})
+        if self.replies:
+            return send(handler, self.replies.pop(0))
+        time.sleep(self.delay)
+        return send(handler, self._answer(handler, query))
+
+    def _answer(self, handler: BaseHTTPRequestHandler, query: dict[str, str]) -> Reply:
+        js = {"Content-Type": "application/json; charset=utf-8"}
+        if handler.headers.get("Authorization") != f"Bearer {self.access_token}":
+            if handler.headers.get("X-TFS-FedAuthRedirect") != "Suppress":
+                return Reply(302, "<html>sign in</html>", {"Location": "https://spsprodweu5.vssps.visualstudio.com/_signin"})
+            return Reply(401, json.dumps({"message": "TF400813: The user is not authorized to access this resource."}), js)
+        if query.get("api-version") != "7.1":
+            return Reply(400, json.dumps({"message": "No api-version was supplied for the POST request."}), js)
+        if query.get("serviceConnectionId") != self.connection_id:
+            message = (f"There is no explicit reference to service connection {query.get('serviceConnectionId')} "
+                       "from current stage. Make sure the service connection is referenced by a task input.")
+            return Reply(400, json.dumps({"message": message}), js)
+        return Reply(200, json.dumps({"oidcToken": self.mint()}), js)
+
+    def close(self) -> None:
+        self._server.close()
+
+
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class Role:
+    arn: str
+    trust_policy: dict[str, Any]
+    max_session_duration: int = 3600
+
+
+@dataclass
+class Session:
+    secret_access_key: str
+    session_token: str
+    assumed_role_arn: str
+    assumed_role_id: str
+    account: str
+    expiration: datetime
+
+
+class Sts:
+    """AWS STS: AssumeRoleWithWebIdentity and GetCallerIdentity, checked as AWS checks them."""
+
+    def __init__(self) -> None:
+        self.providers: dict[tuple[str, str], dict[str, Any]] = {}  # (account, issuer) -> provider
+        self.roles: dict[str, Role] = {}
+        self.sessions: dict[str, Session] = {}
+        self.replies: list[Reply] = []
+        self.calls: list[dict[str, str]] = []
+        self.delay = 0.0
+        self._server = _Server(self._handle)
+        self.url = self._server.url
+
+    def add_provider(self, account: str, issuer: str, jwks_url: str, audiences: tuple[str, ...] = (AUDIENCE,)) -> None:
+        self.providers[(account, issuer)] = {"jwks": jwt.PyJWKClient(jwks_url, cache_keys=False), "audiences": audiences}
+
+    def add_role(self, arn: str, trust_policy: dict[str, Any], max_session_duration: int = 3600) -> None:
+        self.roles[arn] = Role(arn, trust_policy, max_session_duration)
+
+    def error(self, code: str, message: str, status: int = 400, sender: bool = True) -> Reply:
+        body = (f'<ErrorResponse xmlns="{STS_NS}"><Error><Type>{"Sender" if sender else "Receiver"}</Type>'
+                f"<Code>{escape(code)}</Code><Message>{escape(message)}</Message></Error>"
+                f"<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>")
+        return Reply(status, body, {"Content-Type": "text/xml"})
+
+    def _handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+        body = read_body(handler) if method == "POST" else b""
+        form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
+        form.update({k: v[0] for k, v in parse_qs(urlsplit(handler.path).query).items()})
+        self.calls.append({"Action": form.get("Action", ""), **{k: form[k] for k in ("RoleArn", "RoleSessionName") if k in form}})
+        if self.replies:
+            return send(handler, self.replies.pop(0))
+        time.sleep(self.delay)
+        action = form.get("Action")
+        if action == "AssumeRoleWithWebIdentity":
+            return send(handler, self._assume(form))
+        if action == "GetCallerIdentity":
+            return send(handler, self._caller_identity(handler, body))
+        return send(handler, self.error("InvalidAction", f"Could not find operation {action}"))
+
+    def _assume(self, form: dict[str, str]) -> Reply:
+        arn, name, token = form.get("RoleArn", ""), form.get("RoleSessionName", ""), form.get("WebIdentityToken", "")
+        duration = int(form.get("DurationSeconds") or 3600)
+        if not re.fullmatch(r"[\w+=,.@-]{2,64}", name, re.ASCII):
+            return self.error("ValidationError", f"1 validation error detected: Value '{name}' at 'roleSessionName' "
+                              "failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*")
+        account = arn.split(":")[4] if arn.count(":") >= 5 else ""
+        try:
+            unverified = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError:
+            return self.error("InvalidIdentityToken", "The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)")
+        issuer = unverified.get("iss", "")
+        provider = self.providers.get((account, issuer))
+        if provider is None:
+            return self.error("InvalidIdentityToken", f"No OpenIDConnect provider found in your account for {issuer}")
+        try:
+            key = provider["jwks"].get_signing_key_from_jwt(token)
+            claims = jwt.decode(token, key.key, algorithms=["RS256"], issuer=issuer,
+                                options={"verify_aud": False, "require": ["exp", "iss", "sub"]})
+        except jwt.ExpiredSignatureError:
+            return self.error("ExpiredTokenException", "Token expired: current date/time must be before the expiration date/time.")
+        except jwt.PyJWKClientError:
+            return self.error("InvalidIdentityToken", "Couldn't retrieve verification key from your identity provider, please reference AssumeRoleWithWebIdentity documentation for requirements")
+        except jwt.PyJWTError as exc:
+            return self.error("InvalidIdentityToken", f"Token verification failed: {exc}")
+        if claims.get("aud") not in provider["audiences"]:
+            return self.error("InvalidIdentityToken", "Incorrect token audience")
+        role = self.roles.get(arn)
+        if role is None or not self._trusts(role.trust_policy, account, issuer, claims):
+            return self.error("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity", 403)
+        if duration > role.max_session_duration:
+            return self.error("ValidationError", "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
+        session = self._issue(account, arn, name, duration)
+        access_key = next(k for k, v in self.sessions.items() if v is session)
+        expiration = session.expiration.strftime("%Y-%m-%dT%H:%M:%SZ")
+        body = (f'<AssumeRoleWithWebIdentityResponse xmlns="{STS_NS}"><AssumeRoleWithWebIdentityResult>'
+                f"<Audience>{escape(claims['aud'])}</Audience>"
+                f"<SubjectFromWebIdentityToken>{escape(claims['sub'])}</SubjectFromWebIdentityToken>"
+                f"<AssumedRoleUser><Arn>{escape(session.assumed_role_arn)}</Arn>"
+                f"<AssumedRoleId>{session.assumed_role_id}</AssumedRoleId></AssumedRoleUser>"
+                f"<Credentials><AccessKeyId>{access_key}</AccessKeyId><SecretAccessKey>{session.secret_access_key}"
+                f"</SecretAccessKey><SessionToken>{session.session_token}</SessionToken>"
+                f"<Expiration>{expiration}</Expiration></Credentials>"
+                f"<Provider>{escape(issuer)}</Provider></AssumeRoleWithWebIdentityResult>"
+                f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata>"
+                "</AssumeRoleWithWebIdentityResponse>")
+        return Reply(200, body, {"Content-Type": "text/xml"})
+
+    def _issue(self, account: str, role_arn: str, name: str, duration: int) -> Session:
+        role_name = role_arn.rsplit("/", 1)[-1]
+        role_id = "AROA" + random_string(17, string.ascii_uppercase + string.digits)
+        session = Session(
+            secret_access_key=random_string(40),
+            session_token="IQoJb3JpZ2luX2Vj" + random_string(300),
+            assumed_role_arn=f"arn:aws:sts::{account}:assumed-role/{role_name}/{name}",
+            assumed_role_id=f"{role_id}:{name}",
+            account=account,
+            expiration=datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=duration),
+        )
+        self.sessions["ASIA" + random_string(16, string.ascii_uppercase + string.digits)] = session
+        return session
+
+    @staticmethod
+    def _trusts(policy: dict[str, Any], account: str, issuer: str, claims: dict[str, Any]) -> bool:
+        host = issuer.split("://", 1)[1]
+        provider_arn = f"arn:aws:iam::{account}:oidc-provider/{host}"
+        context = {f"{host}:sub": claims.get("sub"), f"{host}:aud": claims.get("aud")}
+        for statement in policy.get("Statement", []):
+            actions = statement.get("Action")
+            actions = [actions] if isinstance(actions, str) else actions or []
+            federated = statement.get("Principal", {}).get("Federated")
+            federated = [federated] if isinstance(federated, str) else federated or []
+            if statement.get("Effect") != "Allow" or "sts:AssumeRoleWithWebIdentity" not in actions:
+                continue
+            if provider_arn not in federated:
+                continue
+            if all(Sts._condition_holds(op, tests, context) for op, tests in statement.get("Condition", {}).items()):
+                return True
+        return False
+
+    @staticmethod
+    def _condition_holds(op: str, tests: dict[str, Any], context: dict[str, Any]) -> bool:
+        for key, allowed in tests.items():
+            allowed = [allowed] if isinstance(allowed, str) else allowed
+            value = context.get(key)
+            if value is None:
+                return False
+            if op == "StringEquals" and value not in allowed:
+                return False
+            if op == "StringLike" and not any(re.fullmatch(re.escape(a).replace(r"\*", ".*").replace(r"\?", "."), value) for a in allowed):
+                return False
+            if op not in ("StringEquals", "StringLike"):
+                return False
+        return True
+
+    def _caller_identity(self, handler: BaseHTTPRequestHandler, body: bytes) -> Reply:
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+
+        auth = handler.headers.get("Authorization", "")
+        match = re.match(r"AWS4-HMAC-SHA256 Credential=([^/]+)/\d{8}/([^/]+)/sts/aws4_request, "
+                         r"SignedHeaders=([^,]+), Signature=([0-9a-f]+)", auth)
+        if not match:
+            return self.error("MissingAuthenticationToken", "Request is missing Authentication Token", 403)
+        access_key, region, signed, signature = match.groups()
+        session = self.sessions.get(access_key)
+        if session is None:
+            return self.error("InvalidClientTokenId", "The security token included in the request is invalid.", 403)
+        if handler.headers.get("X-Amz-Security-Token") != session.session_token:
+            return self.error("InvalidClientTokenId", "The security token included in the request is invalid.", 403)
+        headers = {h: handler.headers.get(h, "") for h in signed.split(";")}
+        request = AWSRequest(method="POST", url=f"http://{handler.headers['Host']}{handler.path}", data=body, headers=headers)
+        request.context["timestamp"] = handler.headers.get("X-Amz-Date", "")
+        signer = SigV4Auth(Credentials(access_key, session.secret_access_key, session.session_token), "sts", region)
+        expected = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
+        if expected != signature:
+            return self.error("SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided.", 403)
+        body_xml = (f'<GetCallerIdentityResponse xmlns="{STS_NS}"><GetCallerIdentityResult>'
+                    f"<Arn>{escape(session.assumed_role_arn)}</Arn><UserId>{escape(session.assumed_role_id)}</UserId>"
+                    f"<Account>{session.account}</Account></GetCallerIdentityResult>"
+                    f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata></GetCallerIdentityResponse>")
+        return Reply(200, body_xml, {"Content-Type": "text/xml"})
+
+    def close(self) -> None:
+        self._server.close()

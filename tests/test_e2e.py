@@ -1,0 +1,77 @@
+"""The real node runs the real launcher with the agent's environment, against the local issuer and
+STS; the credentials it exports are then used by a follow-up process, as a later step would."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ACCOUNT, ROLE_ARN, agent_environment, run_launcher
+from fakes import Issuer, Sts
+
+SECRET_NAMES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+
+
+def caller_identity(variables: dict[str, str], sts_url: str) -> str:
+    """A later script step: the secrets mapped in with env:, the plain variables as the agent
+    exports them, and AWS's own SDK making a signed call."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({k: variables[k] for k in (*SECRET_NAMES, "AWS_REGION", "AWS_DEFAULT_REGION")})
+    env["AWS_ENDPOINT_URL_STS"] = sts_url
+    env["AWS_CONFIG_FILE"] = env["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+    code = "import boto3; print(boto3.client('sts').get_caller_identity()['Arn'])"
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_credentials_reach_a_later_step(issuer: Issuer, sts: Sts, source_task_dir: Path) -> None:
+    run = run_launcher(source_task_dir, agent_environment(issuer, sts, source_task_dir))
+
+    assert run.returncode == 0
+    assert run.view.errors == [], run.stdout
+    assert run.view.result == "Succeeded"
+    assert set(SECRET_NAMES) <= run.view.secret_variables
+    assert run.view.variables["AWS_REGION"] == run.view.variables["AWS_DEFAULT_REGION"] == "eu-west-1"
+    assert run.view.variables["AWS_ACCOUNT_ID"] == ACCOUNT
+    assert run.view.variables["AWS_ASSUMED_ROLE_ARN"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/deploy/azp-infra-4711"
+    assert run.view.output_variables["AWS_SESSION_TOKEN"] == run.view.variables["AWS_SESSION_TOKEN"]
+    assert issuer.minted[0] in run.view.masked, "the OIDC token is registered as a secret"
+    assert sts.calls[0]["RoleSessionName"] == "azp-infra-4711"
+
+    arn = caller_identity(run.view.variables, sts.url)
+    assert arn == f"arn:aws:sts::{ACCOUNT}:assumed-role/deploy/azp-infra-4711"
+
+    secrets = [issuer.access_token, *issuer.minted, *(run.view.variables[n] for n in SECRET_NAMES)]
+    assert run.leaks(*secrets) == []
+    assert "env:" in run.stdout and "AWS_SECRET_ACCESS_KEY: $(AWS_SECRET_ACCESS_KEY)" in run.stdout
+    assert issuer.issuer in run.stdout and issuer.subject in run.stdout
+
+
+def test_refused_by_trust_policy_explains_the_condition(issuer: Issuer, sts: Sts, source_task_dir: Path) -> None:
+    from awswif.trust import trust_policy
+
+    sts.add_role(ROLE_ARN, trust_policy(ACCOUNT, issuer.issuer, ["sc://contoso/infra/another-connection"]))
+    run = run_launcher(source_task_dir, agent_environment(issuer, sts, source_task_dir))
+
+    assert run.returncode == 0 and run.view.result == "Failed"
+    assert len(run.view.errors) == 1
+    error = run.view.errors[0]
+    host = issuer.issuer.split("://")[1]
+    assert f'"{host}:sub": "{issuer.subject}"' in error
+    assert f'"{host}:aud": "api://AzureADTokenExchange"' in error
+    assert f"arn:aws:iam::{ACCOUNT}:oidc-provider/{host}" in error
+    assert run.view.variables == {} and run.view.output_variables == {}
+    assert "Traceback" not in run.stdout + run.stderr
+    assert run.leaks(issuer.access_token, *issuer.minted) == []
+
+
+@pytest.mark.parametrize("debug", ["true", "false"])
+def test_debug_prints_the_matching_trust_policy(issuer: Issuer, sts: Sts, source_task_dir: Path, debug: str) -> None:
+    env = agent_environment(issuer, sts, source_task_dir)
+    env["SYSTEM_DEBUG"] = debug
+    run = run_launcher(source_task_dir, env)
+    assert run.view.result == "Succeeded"
+    assert ("Trust policy that admits this token" in run.stdout) == (debug == "true")
+    assert run.leaks(issuer.access_token, *issuer.minted, *(run.view.variables[n] for n in SECRET_NAMES)) == []
