@@ -20,8 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "python"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from agent_log import AgentView  # noqa: E402
 from awswif.trust import trust_policy  # noqa: E402
+
+from agent_log import AgentView  # noqa: E402
 from fakes import Issuer, Sts  # noqa: E402
 
 ACCOUNT = "123456789012"

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from conftest import ACCOUNT, ROLE_ARN, agent_environment, run_launcher
 from fakes import Issuer, Sts
 

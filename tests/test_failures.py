@@ -11,10 +11,11 @@ from pathlib import Path
 
 import jwt
 import pytest
-from conftest import ACCOUNT, ROLE_ARN, Run, agent_environment, run_launcher
-from fakes import Issuer, Reply, Sts
 
 from awswif.trust import trust_policy
+
+from conftest import ACCOUNT, ROLE_ARN, Run, agent_environment, run_launcher
+from fakes import Issuer, Reply, Sts
 
 
 def assert_failed(run: Run, issuer: Issuer, *fragments: str) -> str:
@@ -170,7 +171,7 @@ def test_unreachable_token_endpoint(issuer: Issuer, sts: Sts, source_task_dir: P
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     run = launch(issuer, sts, source_task_dir, {"SYSTEM_OIDCREQUESTURI": f"http://127.0.0.1:{port}/x/oidctoken"})
-    assert_failed(run, issuer, "after 5 attempts", "could not connect", f"reach 127.0.0.1")
+    assert_failed(run, issuer, "after 5 attempts", "could not connect", "reach 127.0.0.1")
 
 
 # -- the token's claims ---------------------------------------------------------------------------

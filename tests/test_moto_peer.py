@@ -1,0 +1,45 @@
+"""Wire compatibility with a third-party STS implementation: moto's server (which does not verify
+tokens) answers the task's AssumeRoleWithWebIdentity, and the credentials work against it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import ACCOUNT, agent_environment, run_launcher
+from fakes import Issuer
+
+
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.mark.parametrize("issuer", ["azure-devops"], indirect=True)
+def test_task_against_moto_sts(issuer: Issuer, moto_url: str, source_task_dir: Path) -> None:
+    env = agent_environment(issuer, None, source_task_dir, stsEndpoint=moto_url, roleSessionName="moto-check")
+    run = run_launcher(source_task_dir, env)
+    assert run.view.result == "Succeeded", run.stdout + run.stderr
+    variables = run.view.variables
+    assert variables["AWS_ASSUMED_ROLE_ARN"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/deploy/moto-check"
+    assert variables["AWS_ACCESS_KEY_ID"].startswith("ASIA")
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({k: variables[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION")})
+    env["AWS_ENDPOINT_URL_STS"] = moto_url
+    code = "import boto3; print(boto3.client('sts').get_caller_identity()['Arn'])"
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    arn = proc.stdout.strip()
+    assert arn == variables["AWS_ASSUMED_ROLE_ARN"]
