@@ -1,0 +1,518 @@
+#!/usr/bin/env python3
+"""Build the aws-wif extension into a .vsix a platform team uploads to its private marketplace.
+
+    python3 build.py                      dist/<publisher>.<id>-<version>.vsix
+    python3 build.py --publisher NAME     the same, for your Marketplace publisher
+    python3 build.py --bump patch         raise the extension and task versions together, then build
+    python3 build.py --lock               re-pin python/requirements.lock from pyproject's ranges
+
+Standard library and pip only: no Node, no tfx-cli. The steps, in order: read and validate the
+sources → vendor the locked runtime dependencies (pure-Python wheels, hashes required) → stage the
+task folder and prune what a run never loads → write the .vsix as tfx-cli does, reproducibly
+(sorted entries, fixed timestamps and permissions), through a temporary file so that a failed
+build never leaves a half-written package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, Optional
+from xml.sax.saxutils import escape, quoteattr
+
+ROOT = Path(__file__).resolve().parent
+MANIFEST = ROOT / "vss-extension.json"
+TASK_SOURCE = ROOT / "task"
+PACKAGE_SOURCE = ROOT / "python" / "awswif"
+PYPROJECT = ROOT / "python" / "pyproject.toml"
+LOCK = ROOT / "python" / "requirements.lock"
+OVERVIEW = ROOT / "overview.md"
+BUILD = ROOT / "build"
+DIST = ROOT / "dist"
+
+# The oldest Python the task supports: wheels are chosen for it, and pure-Python ones serve all.
+MIN_PYTHON = "3.9"
+# Bump when the vendoring or pruning recipe changes, so that cached vendor folders are rebuilt.
+RECIPE = "3"
+
+# botocore/data is 28 MB of service models; an STS client reads only these.
+BOTOCORE_DATA_KEEP = {"sts", "endpoints.json", "partitions.json", "sdk-default-configuration.json", "_retry.json"}
+# Never loaded by a run: botocore falls back to its own CA file only when certifi is absent (it is
+# vendored); dateutil's zone database serves only dateutil.zoneinfo; urllib3's emscripten support
+# loads only in a browser; the rest are command-line entry points and test suites.
+PRUNE_PATHS = {
+    "botocore/cacert.pem",
+    "dateutil/zoneinfo/dateutil-zoneinfo.tar.gz",
+    "dateutil/zoneinfo/rebuild.py",
+    "urllib3/contrib/emscripten",
+    "charset_normalizer/cli",
+    "charset_normalizer/__main__.py",
+    "certifi/__main__.py",
+    "certifi/tests",
+    "bin",
+}
+PRUNE_NAMES = {"__pycache__", "tests", "test", "py.typed"}
+PRUNE_SUFFIXES = {".pyc", ".pyo", ".pyi"}
+LICENSE_FILE = re.compile(r"^(LICEN[CS]E|COPYING|NOTICE|AUTHORS)", re.IGNORECASE)
+NATIVE_SUFFIXES = {".so", ".pyd", ".dylib", ".dll"}
+
+# Content types as tfx-cli 0.23.1 writes them for these extensions; extensionless files (LICENSE,
+# METADATA) get an Override of text/plain, as tfx gives them.
+CONTENT_TYPES = {
+    ".js": "application/javascript",
+    ".json": "application/json",
+    ".md": "text/markdown",
+    ".png": "image/png",
+    ".py": "text/x-script.python",
+    ".txt": "text/plain",
+    ".rst": "text/plain",
+    ".pem": "text/plain",
+    ".gz": "application/gzip",
+    ".vsixmanifest": "text/xml",
+    ".vsomanifest": "application/json",
+}
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+EXTENSIONLESS_CONTENT_TYPE = "text/plain"
+# Characters Open Packaging Conventions part names may not contain.
+BAD_PART_CHARS = re.compile(r"[\s#^\[\]<>?]")
+
+GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+TASK_CONTRIBUTION = "ms.vss-distributed-task.task"
+
+
+class BuildError(Exception):
+    """What is wrong with the sources or the environment, and what to do about it."""
+
+
+# -- the sources ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Sources:
+    manifest: dict[str, Any]
+    task: dict[str, Any]
+    task_folder: str  # the task contribution's properties.name: its folder inside the .vsix
+
+    @property
+    def identity(self) -> str:
+        return f"{self.manifest['publisher']}.{self.manifest['id']}-{self.manifest['version']}"
+
+    @property
+    def task_version(self) -> str:
+        v = self.task["version"]
+        return f"{v['Major']}.{v['Minor']}.{v['Patch']}"
+
+
+def load_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BuildError(f"{path.relative_to(ROOT)} is missing.") from None
+    except ValueError as exc:
+        raise BuildError(f"{path.relative_to(ROOT)} is not valid JSON: {exc}.") from None
+
+
+def read_sources(publisher: Optional[str] = None) -> Sources:
+    manifest = load_json(MANIFEST)
+    if publisher:
+        manifest["publisher"] = publisher
+    task = load_json(TASK_SOURCE / "task.json")
+    folders = [
+        c.get("properties", {}).get("name", "")
+        for c in manifest.get("contributions", [])
+        if c.get("type") == TASK_CONTRIBUTION
+    ]
+    if len(folders) != 1 or not folders[0]:
+        raise BuildError("vss-extension.json must have exactly one task contribution with properties.name.")
+    sources = Sources(manifest, task, folders[0])
+    problems = manifest_problems(manifest) + task_problems(task, TASK_SOURCE)
+    if sources.task_version != manifest.get("version"):
+        problems.append(
+            f"the extension version {manifest.get('version')} and task.json's version {sources.task_version} "
+            "differ: they are bumped together (python3 build.py --bump patch)"
+        )
+    if problems:
+        raise BuildError("The sources are not ready to package:\n  - " + "\n  - ".join(problems))
+    return sources
+
+
+def manifest_problems(manifest: dict[str, Any]) -> list[str]:
+    """The rules tfx-cli enforces on vss-extension.json (and the Marketplace on upload)."""
+    problems = []
+    if manifest.get("manifestVersion") != 1:
+        problems.append("vss-extension.json: manifestVersion must be 1")
+    if not re.match(r"^[A-Za-z0-9_-]+$", str(manifest.get("id", ""))):
+        problems.append("vss-extension.json: id must be letters, digits, '_' and '-'")
+    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_-]*$", str(manifest.get("publisher", ""))):
+        problems.append("the publisher must be letters, digits, '_' and '-' (python3 build.py --publisher NAME)")
+    if not SEMVER.match(str(manifest.get("version", ""))):
+        problems.append("vss-extension.json: version must be MAJOR.MINOR.PATCH")
+    if not manifest.get("name"):
+        problems.append("vss-extension.json: name is missing")
+    if not manifest.get("categories"):
+        problems.append("vss-extension.json: at least one category is required")
+    if len(str(manifest.get("description", ""))) >= 200:
+        problems.append("vss-extension.json: description must be under 200 characters")
+    ids = [c.get("id") for c in manifest.get("contributions", [])]
+    if not ids:
+        problems.append("vss-extension.json: at least one contribution is required")
+    if len(ids) != len(set(ids)):
+        problems.append("vss-extension.json: contribution ids must be unique")
+    return problems
+
+
+def task_problems(task: dict[str, Any], folder: Path) -> list[str]:
+    """task.json's required fields and the extra rules tfx-cli checks on `extension create`."""
+    problems = []
+    for key in ("id", "name", "friendlyName", "description", "author", "version", "instanceNameFormat", "execution"):
+        if not task.get(key):
+            problems.append(f"task.json: {key} is missing")
+    if task.get("id") and not GUID.match(str(task["id"])):
+        problems.append("task.json: id must be a GUID")
+    if task.get("name") and not re.match(r"^[A-Za-z0-9-]+$", str(task["name"])):
+        problems.append("task.json: name must be letters, digits and '-'")
+    if len(str(task.get("friendlyName", ""))) > 40:
+        problems.append("task.json: friendlyName must be at most 40 characters")
+    version = task.get("version") or {}
+    if not all(isinstance(version.get(k), int) for k in ("Major", "Minor", "Patch")):
+        problems.append("task.json: version needs whole-number Major, Minor and Patch")
+    for handler, spec in (task.get("execution") or {}).items():
+        target = str(spec.get("target", ""))
+        if not target or not (folder / target).is_file():
+            problems.append(f"task.json: the {handler} target '{target}' does not exist in {folder.name}/")
+    names = {i.get("name") for i in task.get("inputs", [])}
+    groups = {g.get("name") for g in task.get("groups", [])}
+    for spec in task.get("inputs", []):
+        if spec.get("groupName") and spec["groupName"] not in groups:
+            problems.append(f"task.json: input {spec.get('name')} names the missing group {spec['groupName']}")
+        if not spec.get("helpMarkDown"):
+            problems.append(f"task.json: input {spec.get('name')} has no helpMarkDown")
+    if len(names) != len(task.get("inputs", [])):
+        problems.append("task.json: input names must be unique")
+    return problems
+
+
+# -- versions -------------------------------------------------------------------------------------
+def bump(part: str) -> str:
+    """Raise the extension version, task.json's version and the Python package's version as one:
+    the Marketplace needs the first two to rise on every publish, and agents pick tasks by them."""
+    manifest_text = MANIFEST.read_text(encoding="utf-8")
+    current = json.loads(manifest_text)["version"]
+    match = SEMVER.match(current)
+    if not match:
+        raise BuildError(f"vss-extension.json's version '{current}' is not MAJOR.MINOR.PATCH.")
+    major, minor, patch = (int(x) for x in match.groups())
+    major, minor, patch = {
+        "major": (major + 1, 0, 0),
+        "minor": (major, minor + 1, 0),
+        "patch": (major, minor, patch + 1),
+    }[part]
+    new = f"{major}.{minor}.{patch}"
+    MANIFEST.write_text(
+        re.sub(r'("version"\s*:\s*)"[^"]*"', lambda m: f'{m[1]}"{new}"', manifest_text, count=1), encoding="utf-8"
+    )
+    task_path = TASK_SOURCE / "task.json"
+    task_text = task_path.read_text(encoding="utf-8")
+    for key, value in (("Major", major), ("Minor", minor), ("Patch", patch)):
+        task_text = re.sub(rf'("{key}"\s*:\s*)\d+', lambda m, v=value: f"{m[1]}{v}", task_text, count=1)  # type: ignore[misc]
+    task_path.write_text(task_text, encoding="utf-8")
+    pyproject = PYPROJECT.read_text(encoding="utf-8")
+    PYPROJECT.write_text(re.sub(r'(?m)^version = "[^"]*"', f'version = "{new}"', pyproject, count=1), encoding="utf-8")
+    return new
+
+
+# -- vendoring ------------------------------------------------------------------------------------
+def pip(*args: str) -> None:
+    command = [sys.executable, "-m", "pip", *args]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise BuildError(
+            "pip failed:\n  " + " ".join(command) + "\n" + (result.stderr or result.stdout).strip()[-3000:]
+            + "\nCheck that pip can reach the package index (proxy settings: PIP_INDEX_URL, HTTPS_PROXY)."
+        )
+
+
+PURE_WHEEL = ("--only-binary=:all:", "--implementation", "py", "--abi", "none", "--platform", "any")
+# Resolved as for Python 3.10: that takes PyJWT's typing-extensions (< 3.11) and botocore's urllib3 2.x
+# (>= 3.10) into the one set that every agent Python uses; 3.9 runs it too (tested).
+RESOLVE_PYTHON = "3.10"
+
+
+def vendor(lock: Path = LOCK) -> Path:
+    """Install the locked dependencies into a cache folder keyed by the lock's content."""
+    key = hashlib.sha256(lock.read_bytes() + RECIPE.encode()).hexdigest()[:16]
+    target = BUILD / "vendor" / key
+    if (target / ".complete").exists():
+        return target
+    staging = target.with_name(key + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    pip("install", "--quiet", "--disable-pip-version-check", "--no-warn-script-location", "--no-compile",
+        "--no-deps", "--require-hashes", *PURE_WHEEL, "--python-version", MIN_PYTHON, "--target", str(staging),
+        "-r", str(lock))
+    native = [p for p in staging.rglob("*") if p.suffix in NATIVE_SUFFIXES]
+    if native:
+        raise BuildError(f"The lock pins a wheel with native code ({native[0].name}): pin pure-Python wheels only.")
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+    (target / ".complete").write_text(lock.read_text(encoding="utf-8"), encoding="utf-8")
+    return target
+
+
+def relock() -> None:
+    """Resolve pyproject's ranges to the newest pure-Python wheels and pin them with their hashes."""
+    ranges = re.search(r"(?ms)^dependencies = \[(.*?)\]", PYPROJECT.read_text(encoding="utf-8"))
+    if not ranges:
+        raise BuildError("python/pyproject.toml has no dependencies list.")
+    requirements = re.findall(r'"([^"]+)"', ranges[1])
+    with tempfile.TemporaryDirectory() as tmp:
+        pip("download", "--quiet", "--disable-pip-version-check", *PURE_WHEEL, "--python-version", RESOLVE_PYTHON,
+            "--dest", tmp, *requirements)
+        lines = [line for line in LOCK.read_text(encoding="utf-8").splitlines() if line.startswith("#")]
+        for wheel in sorted(Path(tmp).glob("*.whl"), key=lambda p: p.name.lower()):
+            name, version = wheel.name.split("-")[:2]
+            digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+            lines += [f"{name.lower().replace('_', '-')}=={version} \\", f"    --hash=sha256:{digest}"]
+    LOCK.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+# -- staging --------------------------------------------------------------------------------------
+def stage(sources: Sources, vendored: Path, root: Path) -> None:
+    """Lay out exactly what the .vsix holds under `root`, with vss-extension.json beside it (as
+    tfx-cli would read it)."""
+    shutil.rmtree(root, ignore_errors=True)
+    task_dir = root / sources.task_folder
+    lib = task_dir / "lib"
+    lib.mkdir(parents=True)
+    for name in sorted(os.listdir(TASK_SOURCE)):
+        if (TASK_SOURCE / name).is_file():
+            shutil.copyfile(TASK_SOURCE / name, task_dir / name)
+    shutil.copytree(PACKAGE_SOURCE, lib / "awswif", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    copy_vendored(vendored, lib)
+    for asset in manifest_assets(sources.manifest):
+        source = TASK_SOURCE / "icon.png" if asset.endswith("icon.png") else ROOT / asset
+        (root / asset).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, root / asset)
+    (root / "vss-extension.json").write_text(json.dumps(sources.manifest, indent=2) + "\n", encoding="utf-8")
+
+
+def manifest_assets(manifest: dict[str, Any]) -> list[str]:
+    """Files the manifest names outside `files`: its icon and the Marketplace details page."""
+    assets = [manifest.get("icons", {}).get("default"), manifest.get("content", {}).get("details", {}).get("path")]
+    return [a for a in assets if a]
+
+
+def copy_vendored(vendored: Path, lib: Path) -> None:
+    for path in sorted(vendored.rglob("*")):
+        relative = path.relative_to(vendored)
+        if path.is_dir() or not keep(relative):
+            continue
+        destination = lib / relative
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, destination)
+    for info in sorted(lib.glob("*.dist-info")):
+        if not any(LICENSE_FILE.match(p.name) for p in info.rglob("*")):
+            raise BuildError(f"{info.name} ships no licence file: the .vsix must carry every dependency's licence.")
+
+
+def keep(relative: PurePosixPath | Path) -> bool:
+    """Whether a vendored file can be loaded by a run (or must ship: licences)."""
+    parts = relative.parts
+    posix = "/".join(parts)
+    if parts[0] == ".complete" or any(posix == p or posix.startswith(p + "/") for p in PRUNE_PATHS):
+        return False
+    if any(part in PRUNE_NAMES for part in parts) or relative.suffix in PRUNE_SUFFIXES:
+        return False
+    if parts[0].endswith(".dist-info"):
+        # The licences must ship with the code; METADATA says which version is inside.
+        return parts[-1] == "METADATA" or bool(LICENSE_FILE.match(parts[-1])) or "licenses" in parts
+    if parts[:2] == ("botocore", "data") and len(parts) > 2:
+        return parts[2] in BOTOCORE_DATA_KEEP
+    return True
+
+
+# -- the .vsix ------------------------------------------------------------------------------------
+def payload(root: Path, sources: Sources) -> list[str]:
+    """The files inside the .vsix besides its own manifests, as part names relative to `root`."""
+    folders = [f["path"] for f in sources.manifest.get("files", [])]
+    names = set(manifest_assets(sources.manifest))
+    for folder in folders:
+        base = root / folder
+        if not base.exists():
+            raise BuildError(f"vss-extension.json lists '{folder}' in files, but the build did not produce it.")
+        names.update(p.relative_to(root).as_posix() for p in base.rglob("*") if p.is_file())
+    for name in names:
+        if BAD_PART_CHARS.search(name) or name.endswith(".") or re.search(r"%(?![0-9A-Fa-f]{2})", name):
+            raise BuildError(f"'{name}' is not a valid part name in a .vsix (no spaces, # ^ [ ] < > ?).")
+    if not (root / sources.task_folder / "task.json").is_file():
+        raise BuildError(f"The task contribution names folder '{sources.task_folder}', which holds no task.json.")
+    return sorted(names)
+
+
+def content_types(names: Iterable[str]) -> str:
+    suffixes = sorted({PurePosixPath(n).suffix.lower() for n in names if PurePosixPath(n).suffix} |
+                      {".vsixmanifest", ".vsomanifest"})
+    defaults = "".join(
+        f"<Default Extension={quoteattr(s)} ContentType={quoteattr(CONTENT_TYPES.get(s, DEFAULT_CONTENT_TYPE))}/>"
+        for s in suffixes
+    )
+    overrides = "".join(
+        f"<Override ContentType={quoteattr(EXTENSIONLESS_CONTENT_TYPE)} PartName={quoteattr('/' + n)}/>"
+        for n in sorted(names) if not PurePosixPath(n).suffix
+    )
+    return ('<?xml version="1.0" encoding="utf-8"?>'
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            f"{defaults}{overrides}</Types>")
+
+
+def vsomanifest(manifest: dict[str, Any]) -> str:
+    document = {
+        "manifestVersion": 1,
+        "scopes": manifest.get("scopes", []),
+        "contributions": manifest.get("contributions", []),
+        "contributionTypes": manifest.get("contributionTypes", []),
+    }
+    return json.dumps(document, indent=2)
+
+
+def vsixmanifest(manifest: dict[str, Any]) -> str:
+    links = "".join(
+        f'<Property Id="Microsoft.VisualStudio.Services.Links.{escape(kind.capitalize())}" '
+        f"Value={quoteattr(link['uri'])}/>"
+        for kind, link in sorted(manifest.get("links", {}).items())
+        if isinstance(link, dict) and link.get("uri")
+    )
+    assets = ['<Asset Type="Microsoft.VisualStudio.Services.Manifest" d:Source="File" '
+              'Path="extension.vsomanifest" Addressable="true"/>']
+    icon = manifest.get("icons", {}).get("default")
+    details = manifest.get("content", {}).get("details", {}).get("path")
+    if details:
+        assets.append(f'<Asset Type="Microsoft.VisualStudio.Services.Content.Details" d:Source="File" '
+                      f'Path={quoteattr(details)} Addressable="true"/>')
+    if icon:
+        assets.append(f'<Asset Type="Microsoft.VisualStudio.Services.Icons.Default" d:Source="File" '
+                      f'Path={quoteattr(icon)} Addressable="true"/>')
+    targets = "".join(f"<InstallationTarget Id={quoteattr(t['id'])}/>" for t in manifest.get("targets", []))
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        '<PackageManifest Version="2.0.0" xmlns="http://schemas.microsoft.com/developer/vsx-schema/2011" '
+        'xmlns:d="http://schemas.microsoft.com/developer/vsx-schema-design/2011">'
+        "<Metadata>"
+        f"<Identity Language=\"en-US\" Id={quoteattr(manifest['id'])} Version={quoteattr(manifest['version'])} "
+        f"Publisher={quoteattr(manifest['publisher'])}/>"
+        f"<DisplayName>{escape(manifest['name'])}</DisplayName>"
+        f"<Description xml:space=\"preserve\">{escape(manifest.get('description', ''))}</Description>"
+        f"<Tags>{escape(','.join(manifest.get('tags', [])))}</Tags>"
+        f"<Categories>{escape(','.join(manifest['categories']))}</Categories>"
+        f"<GalleryFlags>{'Public' if manifest.get('public') else ''}</GalleryFlags>"
+        f"<Properties>{links}</Properties>"
+        + (f"<Icon>{escape(icon)}</Icon>" if icon else "")
+        + "</Metadata>"
+        "<Dependencies/>"
+        f"<Installation>{targets}</Installation>"
+        f"<Assets>{''.join(assets)}</Assets>"
+        "</PackageManifest>"
+    )
+
+
+def build_time() -> tuple[int, int, int, int, int, int]:
+    """SOURCE_DATE_EPOCH, else the last commit's time: the same commit always zips the same bytes."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if not epoch:
+        result = subprocess.run(["git", "log", "-1", "--format=%ct"], cwd=ROOT, capture_output=True, text=True)
+        epoch = result.stdout.strip() if result.returncode == 0 and result.stdout.strip() else "315532800"
+    # Zip cannot store dates before 1980.
+    moment = time.gmtime(max(int(epoch), 315532800))
+    return moment[:6]  # type: ignore[return-value]
+
+
+def zip_entries(root: Path, names: list[str]) -> Iterator[tuple[str, Optional[Path]]]:
+    """Folders before their files, sorted, as tfx-cli lays them out."""
+    seen: set[str] = set()
+    for name in names:
+        parts = name.split("/")
+        for depth in range(1, len(parts)):
+            folder = "/".join(parts[:depth]) + "/"
+            if folder not in seen:
+                seen.add(folder)
+                yield folder, None
+        yield name, root / name
+
+
+def write_vsix(root: Path, sources: Sources, output: Path) -> tuple[int, int]:
+    names = payload(root, sources)
+    stamp = build_time()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_name(output.name + ".partial")
+    count = 0
+    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as vsix:
+
+        def add(name: str, data: Optional[bytes]) -> None:
+            info = zipfile.ZipInfo(name, date_time=stamp)
+            info.create_system = 3  # unix, so that the permission bits below are read
+            if data is None:
+                info.external_attr = (0o40755 << 16) | 0x10
+                vsix.writestr(info, b"")
+            else:
+                info.external_attr = 0o100644 << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                vsix.writestr(info, data, compresslevel=9)
+
+        add("[Content_Types].xml", content_types(names).encode())
+        add("extension.vsomanifest", vsomanifest(sources.manifest).encode())
+        for name, path in zip_entries(root, names):
+            add(name, None if path is None else path.read_bytes())
+            count += path is not None
+        add("extension.vsixmanifest", vsixmanifest(sources.manifest).encode())
+    partial.replace(output)
+    return output.stat().st_size, count + 3
+
+
+# -- the command ----------------------------------------------------------------------------------
+def build(publisher: Optional[str] = None, out: Path = DIST, root: Path = BUILD / "stage") -> Path:
+    sources = read_sources(publisher)
+    vendored = vendor()
+    stage(sources, vendored, root)
+    output = out / f"{sources.identity}.vsix"
+    size, files = write_vsix(root, sources, output)
+    shown = output.relative_to(ROOT) if output.is_relative_to(ROOT) else output
+    print(f"Built {shown}")
+    print(f"  extension {sources.manifest['publisher']}.{sources.manifest['id']} {sources.manifest['version']}, "
+          f"task {sources.task['name']}@{sources.task_version} (folder {sources.task_folder})")
+    print(f"  {size / 1024 / 1024:.2f} MB ({size:,} bytes), {files} files")
+    return output
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--publisher", help="your Marketplace publisher id (default: vss-extension.json's)")
+    parser.add_argument("--out", type=Path, default=DIST, help="where the .vsix goes (default: dist/)")
+    parser.add_argument("--bump", choices=("patch", "minor", "major"), help="raise the versions, then build")
+    parser.add_argument("--lock", action="store_true", help="re-pin python/requirements.lock, then build")
+    parser.add_argument("--stage", type=Path, default=BUILD / "stage", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    try:
+        if args.lock:
+            relock()
+            print(f"Pinned {LOCK.relative_to(ROOT)}")
+        if args.bump:
+            print(f"Version {bump(args.bump)}")
+        build(args.publisher, args.out.resolve(), args.stage.resolve())
+    except BuildError as problem:
+        print(f"build.py: {problem}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

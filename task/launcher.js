@@ -50,13 +50,26 @@ function candidates() {
 // Python 2-compatible on purpose: an old `python` must reach the version check and exit quietly.
 // -E ignores PYTHON* variables (PYTHONPATH, PYTHONHOME); -s skips user site-packages; -S skips
 // site-packages altogether for the bundled build. sys.path[0] would be the job's working
-// directory: a requests.py in the user's repository must not shadow ours.
+// directory: a requests.py in the user's repository must not shadow ours. A package that fails
+// to load (a damaged install, a Python the vendored code does not support) is reported through
+// the failure contract, with the traceback only when System.Debug is on.
 const BOOTSTRAP = [
   'import sys',
   `if sys.version_info < (3, 9): sys.exit(${TOO_OLD})`,
   'sys.path[0] = sys.argv.pop(1)',
-  'from awswif.__main__ import main',
-  'sys.exit(main(sys.argv[1:]))',
+  'try:',
+  '    from awswif.__main__ import main',
+  '    code = main(sys.argv[1:])',
+  'except Exception as exc:',
+  '    import os, traceback',
+  '    if os.environ.get("SYSTEM_DEBUG", "").lower() == "true": traceback.print_exc(file=sys.stdout)',
+  '    m = "AwsWifAssume could not start its Python code on Python %d.%d (%s: %s). Reinstall the extension; " \\',
+  '        "if it persists, run with System.Debug=true and report it." % (sys.version_info[0], sys.version_info[1],',
+  '        type(exc).__name__, exc)',
+  '    m = m.replace("%", "%AZP25").replace("\\r", "%0D").replace("\\n", "%0A")',
+  '    sys.stdout.write("##vso[task.logissue type=error]" + m + "\\n##vso[task.complete result=Failed]" + m + "\\n")',
+  '    code = 0',
+  'sys.exit(code)',
 ].join('\n');
 
 function tryNext(list, code, tried) {

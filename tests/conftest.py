@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,3 +118,43 @@ def run_launcher(task_dir: Path, env: dict[str, Any], timeout: float = 120) -> R
 @pytest.fixture(scope="session")
 def source_task_dir() -> Path:
     return ROOT / "task"
+
+
+@dataclass(frozen=True)
+class Built:
+    vsix: Path
+    stage: Path
+    summary: str
+
+
+def build_vsix(out: Path, stage: Path, *args: str, cwd: Path = ROOT, env: dict[str, str] | None = None
+               ) -> subprocess.CompletedProcess[str]:
+    """The README's build command, as a user runs it."""
+    return subprocess.run([sys.executable, str(cwd / "build.py"), "--out", str(out), "--stage", str(stage), *args],
+                          cwd=cwd, capture_output=True, text=True, env=env, timeout=600)
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    base = tmp_path_factory.mktemp("build")
+    result = build_vsix(base / "dist", base / "stage")
+    assert result.returncode == 0, result.stderr
+    (vsix,) = (base / "dist").glob("*.vsix")
+    return Built(vsix, base / "stage", result.stdout)
+
+
+@pytest.fixture(scope="session")
+def vsix_task_dir(built: Built, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The task as an agent unpacks it from the .vsix: no __pycache__, only what the build shipped."""
+    target = tmp_path_factory.mktemp("extracted")
+    with zipfile.ZipFile(built.vsix) as archive:
+        archive.extractall(target)
+    return target / "AwsWifAssumeV1"
+
+
+@pytest.fixture(params=["source", "vsix"])
+def task_dir(request: pytest.FixtureRequest) -> Path:
+    """Both ways the task runs: from the source tree, and extracted from the built .vsix."""
+    if request.param == "source":
+        return ROOT / "task"
+    return request.getfixturevalue("vsix_task_dir")

@@ -27,8 +27,8 @@ def caller_identity(variables: dict[str, str], sts_url: str) -> str:
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.strip()
 
 
-def test_credentials_reach_a_later_step(issuer: Issuer, sts: Sts, source_task_dir: Path) -> None:
-    run = run_launcher(source_task_dir, agent_environment(issuer, sts, source_task_dir))
+def test_credentials_reach_a_later_step(issuer: Issuer, sts: Sts, task_dir: Path) -> None:
+    run = run_launcher(task_dir, agent_environment(issuer, sts, task_dir))
 
     assert run.returncode == 0
     assert run.view.errors == [], run.stdout
@@ -50,11 +50,11 @@ def test_credentials_reach_a_later_step(issuer: Issuer, sts: Sts, source_task_di
     assert issuer.issuer in run.stdout and issuer.subject in run.stdout
 
 
-def test_refused_by_trust_policy_explains_the_condition(issuer: Issuer, sts: Sts, source_task_dir: Path) -> None:
+def test_refused_by_trust_policy_explains_the_condition(issuer: Issuer, sts: Sts, task_dir: Path) -> None:
     from awswif.trust import trust_policy
 
     sts.add_role(ROLE_ARN, trust_policy(ACCOUNT, issuer.issuer, ["sc://contoso/infra/another-connection"]))
-    run = run_launcher(source_task_dir, agent_environment(issuer, sts, source_task_dir))
+    run = run_launcher(task_dir, agent_environment(issuer, sts, task_dir))
 
     assert run.returncode == 0 and run.view.result == "Failed"
     assert len(run.view.errors) == 1
@@ -69,10 +69,25 @@ def test_refused_by_trust_policy_explains_the_condition(issuer: Issuer, sts: Sts
 
 
 @pytest.mark.parametrize("debug", ["true", "false"])
-def test_debug_prints_the_matching_trust_policy(issuer: Issuer, sts: Sts, source_task_dir: Path, debug: str) -> None:
-    env = agent_environment(issuer, sts, source_task_dir)
+def test_debug_prints_the_matching_trust_policy(issuer: Issuer, sts: Sts, task_dir: Path, debug: str) -> None:
+    env = agent_environment(issuer, sts, task_dir)
     env["SYSTEM_DEBUG"] = debug
-    run = run_launcher(source_task_dir, env)
+    run = run_launcher(task_dir, env)
     assert run.view.result == "Succeeded"
     assert ("Trust policy that admits this token" in run.stdout) == (debug == "true")
     assert run.leaks(issuer.access_token, *issuer.minted, *(run.view.variables[n] for n in SECRET_NAMES)) == []
+
+
+@pytest.mark.parametrize("issuer", ["entra"], indirect=True)
+def test_vsix_runs_on_the_oldest_supported_python(issuer: Issuer, sts: Sts, vsix_task_dir: Path, tmp_path: Path) -> None:
+    """The vendored dependencies and our code, isolated from site-packages, on Python 3.9."""
+    pyenv = Path(os.environ.get("PYENV_ROOT", "/root/.pyenv")) / "versions"
+    found = sorted(pyenv.glob("3.9*/bin/python3.9"))
+    if not found:
+        pytest.skip("needs pyenv's Python 3.9")
+    (tmp_path / "python3").symlink_to(found[-1])
+    env = agent_environment(issuer, sts, vsix_task_dir)
+    env["PATH"] = str(tmp_path)
+    run = run_launcher(vsix_task_dir, env)
+    assert run.view.result == "Succeeded", run.stdout + run.stderr
+    assert caller_identity(run.view.variables, sts.url).endswith(":assumed-role/deploy/azp-infra-4711")

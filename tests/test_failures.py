@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import time
 from pathlib import Path
@@ -322,3 +323,21 @@ def test_too_old_pythons_are_skipped(issuer: Issuer, sts: Sts, source_task_dir: 
     run = run_launcher(source_task_dir, env)
     assert_failed(run, issuer, "needs Python 3.9 or newer", "python3 (too old or a stub)")
     assert run.stderr == ""
+
+
+@ONE_FAMILY
+@pytest.mark.parametrize("debug", ["false", "true"])
+def test_damaged_install_is_reported_not_crashed(issuer: Issuer, sts: Sts, vsix_task_dir: Path, tmp_path: Path,
+                                                 debug: str) -> None:
+    damaged = tmp_path / "AwsWifAssumeV1"
+    shutil.copytree(vsix_task_dir, damaged)
+    shutil.rmtree(damaged / "lib" / "jwt")
+    env = agent_environment(issuer, sts, damaged)
+    env["SYSTEM_DEBUG"] = debug
+    run = run_launcher(damaged, env)
+    assert run.returncode == 0 and run.view.result == "Failed"
+    assert len(run.view.errors) == 1
+    assert "could not start its Python code" in run.view.errors[0] and "No module named 'jwt'" in run.view.errors[0]
+    assert ("Traceback" in run.stdout) == (debug == "true")
+    assert "Traceback" not in run.stderr
+    assert run.view.variables == {} and issuer.token_requests == []

@@ -1,0 +1,238 @@
+"""build.py: the .vsix conforms to what tfx-cli (the reference packager) writes for the same sources,
+task.json conforms to the official schema, builds are byte-reproducible, versions move together,
+and bad sources fail before anything is written."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+import zipfile
+from pathlib import Path
+from xml.etree import ElementTree
+
+import jsonschema
+import pytest
+
+from conftest import ROOT, Built, build_vsix
+
+TFX = ROOT / "tests" / ".node" / "node_modules" / ".bin" / "tfx"
+SCHEMA = ROOT / "tests" / "schemas" / "tasks.schema.json"  # the official one, MIT, from azure-pipelines-task-lib
+VSX = "{http://schemas.microsoft.com/developer/vsx-schema/2011}"
+OPC = "{http://schemas.openxmlformats.org/package/2006/content-types}"
+
+
+def task_json() -> dict:
+    return json.loads((ROOT / "task" / "task.json").read_text())
+
+
+# -- task.json --------------------------------------------------------------------------------------
+def test_task_json_matches_the_official_schema() -> None:
+    schema = json.loads(SCHEMA.read_text())
+    # The schema's outputVariables name pattern forbids '_', but neither tfx nor the service enforces
+    # it (Microsoft's JenkinsQueueJob declares JENKINS_JOB_ID), and AWS_* are the names every AWS
+    # tool reads: relax exactly that one pattern.
+    relaxed = copy.deepcopy(schema)
+    del relaxed["properties"]["outputVariables"]["items"]["properties"]["name"]["pattern"]
+    jsonschema.validate(task_json(), relaxed)
+    with pytest.raises(jsonschema.ValidationError, match="outputVariables"):
+        jsonschema.validate(task_json(), schema)
+
+
+def test_task_json_references_resolve() -> None:
+    task = task_json()
+    names = [i["name"] for i in task["inputs"]]
+    aliases = [a for i in task["inputs"] for a in i.get("aliases", [])]
+    groups = {g["name"] for g in task["groups"]}
+    assert len(set(names + aliases)) == len(names) + len(aliases), "names and aliases are unique"
+    for position, spec in enumerate(task["inputs"]):
+        assert spec.get("groupName", next(iter(groups))) in groups
+        assert spec["helpMarkDown"].strip()
+        rule = spec.get("visibleRule")
+        if rule:
+            assert not ("&&" in rule and "||" in rule)
+            for term in re.split(r"\s*(?:&&|\|\|)\s*", rule):
+                referenced = re.split(r"\s*(?:!=|<=|>=|=|<|>|\s(?:Not)?(?:Contains|StartsWith|EndsWith)\s)", term)[0]
+                assert referenced in names[:position], f"{spec['name']} depends on {referenced}, declared before it"
+    for handler in ("Node20_1", "Node24"):
+        assert (ROOT / "task" / task["execution"][handler]["target"]).is_file()
+    assert "$(" in task["instanceNameFormat"]
+    assert {v["name"] for v in task["outputVariables"]} >= {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                                                              "AWS_SESSION_TOKEN", "AWS_REGION"}
+
+
+# -- the .vsix against tfx-cli -----------------------------------------------------------------------
+def tfx_create(stage: Path, out: Path) -> Path:
+    assert TFX.exists(), "tests/run.py installs tfx-cli"
+    vsix = out / "tfx.vsix"
+    result = subprocess.run([str(TFX), "extension", "create", "--root", str(stage), "--manifest-globs",
+                             "vss-extension.json", "--output-path", str(vsix), "--no-prompt"],
+                            cwd=stage, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return vsix
+
+
+def read_vsix(path: Path) -> dict:
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+        types = ElementTree.fromstring(archive.read("[Content_Types].xml"))
+        manifest = ElementTree.fromstring(archive.read("extension.vsixmanifest"))
+        vsomanifest = json.loads(archive.read("extension.vsomanifest"))
+    files = sorted(n for n in names if not n.endswith("/"))
+    identity = manifest.find(f"{VSX}Metadata/{VSX}Identity").attrib
+    metadata = {child.tag.replace(VSX, ""): (child.text or "").strip() for child in manifest.find(f"{VSX}Metadata")}
+    assets = sorted((a.get("Type"), a.get("Path")) for a in manifest.iter(f"{VSX}Asset"))
+    links = sorted((p.get("Id"), p.get("Value")) for p in manifest.iter(f"{VSX}Property"))
+    defaults = {d.get("Extension"): d.get("ContentType") for d in types.iter(f"{OPC}Default")}
+    overrides = {o.get("PartName"): o.get("ContentType") for o in types.iter(f"{OPC}Override")}
+    return {"files": files, "folders": sorted(n for n in names if n.endswith("/")), "identity": identity,
+            "metadata": metadata, "assets": assets, "links": links, "defaults": defaults, "overrides": overrides,
+            "vsomanifest": vsomanifest,
+            "targets": sorted(t.get("Id") for t in manifest.iter(f"{VSX}InstallationTarget"))}
+
+
+def content_type(vsix: dict, name: str) -> str | None:
+    suffix = Path(name).suffix
+    return vsix["overrides"].get("/" + name) or vsix["defaults"].get(suffix)
+
+
+def test_vsix_matches_what_tfx_cli_writes(built: Built, tmp_path: Path) -> None:
+    ours = read_vsix(built.vsix)
+    theirs = read_vsix(tfx_create(built.stage, tmp_path))
+
+    assert ours["identity"] == theirs["identity"]
+    for key in ("DisplayName", "Description", "Categories", "Tags", "GalleryFlags", "Icon"):
+        assert ours["metadata"].get(key) == theirs["metadata"].get(key), key
+    assert ours["assets"] == theirs["assets"]
+    assert ours["links"] == theirs["links"]
+    assert ours["targets"] == theirs["targets"]
+    assert ours["vsomanifest"] == theirs["vsomanifest"]
+    assert ours["files"] == theirs["files"]
+    assert ours["folders"] == theirs["folders"]
+    # One Default per extension present, with tfx's type; every part has a content type.
+    assert ours["defaults"] == {s: t for s, t in theirs["defaults"].items() if s in ours["defaults"]}
+    assert set(ours["defaults"]) == set(theirs["defaults"])
+    for name in ours["files"]:
+        if name == "[Content_Types].xml":
+            continue
+        assert content_type(ours, name), name
+        if not Path(name).suffix:
+            # tfx sniffs extensionless files' content (an HTML README inside METADATA makes it text/html);
+            # both call them text.
+            assert content_type(ours, name) == "text/plain", name
+            assert (content_type(theirs, name) or "").startswith("text/"), name
+
+
+def test_vsix_layout_and_part_names(built: Built) -> None:
+    with zipfile.ZipFile(built.vsix) as archive:
+        names = archive.namelist()
+        infos = archive.infolist()
+    assert names[0] == "[Content_Types].xml" and names[-1] == "extension.vsixmanifest"
+    assert all(not re.search(r"[\s#^\[\]<>?]", n) for n in names[1:])
+    assert "AwsWifAssumeV1/task.json" in names and "AwsWifAssumeV1/launcher.js" in names
+    assert "AwsWifAssumeV1/lib/awswif/task.py" in names
+    assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".so", ".pyd"))]
+    data = sorted({n.split("/")[4] for n in names if n.startswith("AwsWifAssumeV1/lib/botocore/data/") and n.count("/") >= 4 and not n.endswith("/")})
+    assert data == ["_retry.json", "endpoints.json", "partitions.json", "sdk-default-configuration.json", "sts"]
+    licensed = {n.split("/")[2] for n in names if re.search(r"\.dist-info/(licenses/)?(LICEN[CS]E|COPYING)", n)}
+    distributions = {n.split("/")[2] for n in names if ".dist-info/" in n}
+    assert distributions == licensed and len(distributions) >= 9
+    assert {(i.external_attr >> 16) for i in infos} == {0o100644, 0o40755}
+    assert "MB" in built.summary and "files" in built.summary and "AwsWifAssume@1." in built.summary
+
+
+# -- reproducibility -------------------------------------------------------------------------------
+def test_two_builds_of_one_commit_are_byte_identical(built: Built, tmp_path: Path) -> None:
+    for path in (ROOT / "python" / "awswif").glob("*.py"):
+        os.utime(path)  # a fresh checkout has fresh mtimes: they must not matter
+    again = build_vsix(tmp_path / "dist", tmp_path / "stage")
+    assert again.returncode == 0, again.stderr
+    (second,) = (tmp_path / "dist").glob("*.vsix")
+    assert second.read_bytes() == built.vsix.read_bytes()
+    commit_time = int(subprocess.run(["git", "log", "-1", "--format=%ct"], cwd=ROOT, capture_output=True,
+                                     text=True).stdout.strip() or 0)
+    if commit_time:
+        with zipfile.ZipFile(second) as archive:
+            assert {i.date_time for i in archive.infolist()} == {time.gmtime(commit_time)[:6]}
+
+
+def test_source_date_epoch_sets_the_timestamps(tmp_path: Path) -> None:
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "1700000000"}
+    result = build_vsix(tmp_path / "dist", tmp_path / "stage", env=env)
+    assert result.returncode == 0, result.stderr
+    (vsix,) = (tmp_path / "dist").glob("*.vsix")
+    with zipfile.ZipFile(vsix) as archive:
+        assert {i.date_time for i in archive.infolist()} == {(2023, 11, 14, 22, 13, 20)}
+
+
+# -- versions, publisher, validation (on a copy of the sources) ----------------------------------------
+@pytest.fixture
+def sources_copy(tmp_path: Path) -> Path:
+    copy_root = tmp_path / "repo"
+    copy_root.mkdir()
+    for name in ("build.py", "vss-extension.json", "overview.md"):
+        shutil.copy(ROOT / name, copy_root / name)
+    shutil.copytree(ROOT / "task", copy_root / "task")
+    shutil.copytree(ROOT / "python", copy_root / "python", ignore=shutil.ignore_patterns("__pycache__"))
+    # Share the vendored-dependency cache: the lock is the same, so the download is too.
+    (copy_root / "build").mkdir()
+    (ROOT / "build" / "vendor").mkdir(parents=True, exist_ok=True)
+    (copy_root / "build" / "vendor").symlink_to(ROOT / "build" / "vendor")
+    return copy_root
+
+
+def build_in(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return build_vsix(repo / "dist", repo / "build" / "stage", *args, cwd=repo,
+                      env={**os.environ, "SOURCE_DATE_EPOCH": "1700000000"})
+
+
+@pytest.mark.parametrize(("part", "expected"), [("patch", "1.0.1"), ("minor", "1.1.0"), ("major", "2.0.0")])
+def test_bump_raises_extension_and_task_versions_together(sources_copy: Path, part: str, expected: str) -> None:
+    before = json.loads((sources_copy / "vss-extension.json").read_text())["version"]
+    assert before == "1.0.0"
+    result = build_in(sources_copy, "--bump", part, "--publisher", "contoso")
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((sources_copy / "vss-extension.json").read_text())
+    task = json.loads((sources_copy / "task" / "task.json").read_text())
+    assert manifest["version"] == expected
+    assert "{Major}.{Minor}.{Patch}".format(**task["version"]) == expected
+    assert f'version = "{expected}"' in (sources_copy / "python" / "pyproject.toml").read_text()
+    vsix = sources_copy / "dist" / f"contoso.aws-wif-{expected}.vsix"
+    assert vsix.exists()
+    with zipfile.ZipFile(vsix) as archive:
+        shipped = json.loads(archive.read("AwsWifAssumeV1/task.json"))
+        identity = ElementTree.fromstring(archive.read("extension.vsixmanifest")).find(f"{VSX}Metadata/{VSX}Identity")
+    assert shipped["version"] == task["version"]
+    assert identity.get("Version") == expected and identity.get("Publisher") == "contoso"
+    assert f"task AwsWifAssume@{expected}" in result.stdout
+
+
+BROKEN = [
+    ("task/task.json", lambda t: {**t, "friendlyName": "x" * 41}, "friendlyName must be at most 40 characters"),
+    ("task/task.json", lambda t: {**t, "id": "not-a-guid"}, "id must be a GUID"),
+    ("task/task.json", lambda t: {**t, "execution": {"Node20_1": {"target": "missing.js"}}}, "'missing.js' does not exist"),
+    ("task/task.json", lambda t: {**t, "version": {"Major": 1, "Minor": 0, "Patch": 7}}, "differ"),
+    ("vss-extension.json", lambda m: {**m, "description": "d" * 200}, "description must be under 200"),
+    ("vss-extension.json", lambda m: {**m, "files": [{"path": "Elsewhere"}]}, "lists 'Elsewhere' in files"),
+    ("vss-extension.json", lambda m: {**m, "contributions": m["contributions"] * 2}, "exactly one task contribution"),
+]
+
+
+@pytest.mark.parametrize(("file", "change", "message"), BROKEN, ids=[m for *_, m in BROKEN])
+def test_bad_sources_fail_clearly_and_write_nothing(sources_copy: Path, file: str, change, message: str) -> None:
+    path = sources_copy / file
+    path.write_text(json.dumps(change(json.loads(path.read_text()))))
+    result = build_in(sources_copy)
+    assert result.returncode == 1
+    assert message in result.stderr and "Traceback" not in result.stderr
+    dist = sources_copy / "dist"
+    assert not dist.exists() or not any(dist.iterdir()), "no .vsix, not even a partial one"
+
+
+def test_bad_publisher_is_refused(sources_copy: Path) -> None:
+    result = build_in(sources_copy, "--publisher", "my publisher")
+    assert result.returncode == 1 and "--publisher NAME" in result.stderr
