@@ -1,0 +1,34 @@
+resource "aws_iam_openid_connect_provider" "azure_pipelines" {
+  url            = "https://login.microsoftonline.com/11111111-2222-3333-4444-555555555555/v2.0"
+  client_id_list = ["api://AzureADTokenExchange"]
+}
+
+resource "aws_iam_role" "azure_pipelines" {
+  name                 = "deploy"
+  description          = "Assumed by Azure Pipelines through workload identity federation (login.microsoftonline.com/11111111-2222-3333-4444-555555555555/v2.0)"
+  max_session_duration = 7200
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Federated = aws_iam_openid_connect_provider.azure_pipelines.arn }
+      Action    = "sts:AssumeRoleWithWebIdentity"
+      Condition = {
+        "StringEquals" = {
+          "login.microsoftonline.com/11111111-2222-3333-4444-555555555555/v2.0:aud" = "api://AzureADTokenExchange"
+          "login.microsoftonline.com/11111111-2222-3333-4444-555555555555/v2.0:sub" = "/eid1/c/pub/t/EREiIjMzREREVVVVVVVV/a/abc/sc/01234567-89ab-cdef-0123-456789abcdef/0d6a3f5e-1111-4222-8333-944445555666"
+        }
+      }
+    }]
+  })
+}
+
+resource "aws_iam_role_policy_attachment" "azure_pipelines_0" {
+  role       = aws_iam_role.azure_pipelines.name
+  policy_arn = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+}
+
+output "role_arn" {
+  description = "The roleArn input of AwsWifAssume@1"
+  value       = aws_iam_role.azure_pipelines.arn
+}
