@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -76,3 +78,27 @@ def test_reads_inputs_and_endpoints_by_mangled_name() -> None:
     assert a.secret_variable("System.AccessToken") == "t"
     assert a.endpoint_auth_scheme("abc") == "WorkloadIdentityFederation"
     assert a.debug
+
+
+def test_secrets_leave_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from awswif import agent as agent_module
+
+    secrets = {"SECRET_SYSTEM_ACCESSTOKEN": "s1", "ENDPOINT_AUTH_PARAMETER_SYSTEMVSSCONNECTION_ACCESSTOKEN": "s2",
+               "INPUT_ROLEARN": "arn:aws:iam::123456789012:role/x", "SYSTEM_ACCESSTOKEN": "s3",
+               "AGENT_PROXYPASSWORD": "s4", "ENDPOINT_AUTH_ABC": "{}"}
+    for key, value in secrets.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("SYSTEM_TEAMPROJECT", "infra")
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    a = agent_module.from_process()
+    assert a.input("roleArn") == "arn:aws:iam::123456789012:role/x"
+    assert a.secret_variable("System.AccessToken") == "s1"
+    child = subprocess.run([sys.executable, "-c", "import os, json; print(json.dumps(dict(os.environ)))"],
+                           capture_output=True, text=True, check=True)
+    inherited = json.loads(child.stdout)
+    assert not set(secrets) & set(inherited)
+    assert inherited["SYSTEM_TEAMPROJECT"] == "infra" and "SYSTEM_TEAMPROJECT" in os.environ

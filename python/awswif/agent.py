@@ -13,6 +13,8 @@ from typing import Optional, TextIO
 
 # Prefixes the agent uses for values a child process must never inherit.
 _SECRET_ENV_PREFIXES = ("SECRET_", "ENDPOINT_AUTH_", "INPUT_", "SECUREFILE_TICKET_", "VSTS_TASKVARIABLE_")
+# Secrets the agent (or a pipeline's env: mapping) passes under plain names.
+_SECRET_ENV_NAMES = {"SYSTEM_ACCESSTOKEN", "AGENT_PROXYPASSWORD"}
 
 
 _COMMAND_START = re.compile(r"##(?=(?:vso)?\[)", re.IGNORECASE)
@@ -39,7 +41,12 @@ def mangle(name: str) -> str:
 
 def child_environment(environ: Mapping[str, str]) -> dict[str, str]:
     """The environment for any process we start: the agent's secrets stay with us."""
-    return {k: v for k, v in environ.items() if not k.upper().startswith(_SECRET_ENV_PREFIXES)}
+    return {k: v for k, v in environ.items() if not _is_secret_name(k)}
+
+
+def _is_secret_name(name: str) -> bool:
+    upper = name.upper()
+    return upper.startswith(_SECRET_ENV_PREFIXES) or upper in _SECRET_ENV_NAMES
 
 
 class Agent:
@@ -129,4 +136,9 @@ def from_process() -> Agent:
     # The agent decodes task output as UTF-8 whatever the platform's console encoding is.
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(encoding="utf-8", errors="replace", line_buffering=True)
-    return Agent(os.environ, sys.stdout)
+    environ = dict(os.environ)
+    # As task-lib does: once read, the agent's secrets leave the process environment, so that no
+    # process started later (by us or by a library) can inherit them.
+    for name in [k for k in os.environ if _is_secret_name(k)]:
+        del os.environ[name]
+    return Agent(environ, sys.stdout)

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import requests
 
 from .errors import UserError
+from .network import DIRECT, Network, tls_advice
 from .retry import Backoff, Deadline, sleep, wait_allowed
 
 API_VERSION = "7.1"
@@ -37,6 +38,7 @@ def request_token(
     connection_id: str,
     deadline: Deadline,
     log: Callable[[str], None],
+    network: Network = DIRECT,
     backoff: Backoff = TOKEN_BACKOFF,
 ) -> str:
     """POST to System.OidcRequestUri for a token of this service connection."""
@@ -44,7 +46,7 @@ def request_token(
     last = ""
     for attempt in range(1, backoff.attempts + 1):
         try:
-            return _attempt(http, request_uri, access_token, connection_id, deadline)
+            return _attempt(http, request_uri, access_token, connection_id, deadline, network)
         except _Transient as problem:
             last = str(problem)
             wait = max(backoff.delay(attempt), problem.retry_after or 0.0)
@@ -60,7 +62,8 @@ def request_token(
 
 
 def _attempt(
-    http: requests.Session, request_uri: str, access_token: str, connection_id: str, deadline: Deadline
+    http: requests.Session, request_uri: str, access_token: str, connection_id: str, deadline: Deadline,
+    network: Network,
 ) -> str:
     try:
         response = http.post(
@@ -74,12 +77,24 @@ def _attempt(
                 "X-TFS-FedAuthRedirect": "Suppress",
             },
             data=b"{}",
-            timeout=(CONNECT_TIMEOUT, max(1.0, min(READ_TIMEOUT, deadline.remaining()))),
+            timeout=(min(CONNECT_TIMEOUT, max(1.0, deadline.remaining())),
+                     max(1.0, min(READ_TIMEOUT, deadline.remaining()))),
             allow_redirects=False,
             stream=True,
+            proxies=network.proxies_for(request_uri),
+            verify=network.ca_bundle or True,
         )
         with response:
             body = _read_capped(response)
+    except requests.exceptions.SSLError:
+        raise UserError(tls_advice(urlsplit(request_uri).hostname or request_uri)) from None
+    except requests.exceptions.ProxyError as exc:
+        if "407" in str(exc):
+            raise UserError(
+                f"The proxy {network.agent_proxy_host or '(from HTTPS_PROXY)'} refused its credentials (HTTP 407).",
+                "Check the agent's proxy user name and password.",
+            ) from None
+        raise _Transient(f"could not connect through the proxy: {_root_cause(exc)}") from None
     except requests.Timeout:
         raise _Transient("the request timed out") from None
     except requests.ConnectionError as exc:

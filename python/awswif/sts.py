@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Optional
 
 from .errors import UserError
+from .network import DIRECT, Network, tls_advice
 from .retry import Backoff, Deadline, sleep, wait_allowed
 
 CONNECT_TIMEOUT = 10
@@ -53,7 +54,12 @@ class _NeedsFreshToken(Exception):
     pass
 
 
-def make_client(region: str, endpoint_url: Optional[str], user_agent: str) -> Any:
+def regional_endpoint(region: str) -> str:
+    return f"https://sts.{region}.amazonaws.com{'.cn' if region.startswith('cn-') else ''}"
+
+
+def make_client(region: str, endpoint_url: Optional[str], user_agent: str, network: Network = DIRECT,
+                read_timeout: float = READ_TIMEOUT) -> Any:
     # Imported here: botocore is the slowest import of a run, and only this step needs it.
     import botocore.session
     from botocore import UNSIGNED
@@ -65,11 +71,13 @@ def make_client(region: str, endpoint_url: Optional[str], user_agent: str) -> An
     config = Config(
         signature_version=UNSIGNED,
         retries={"total_max_attempts": 1, "mode": "standard"},
-        connect_timeout=CONNECT_TIMEOUT,
-        read_timeout=READ_TIMEOUT,
+        connect_timeout=min(CONNECT_TIMEOUT, read_timeout),
+        read_timeout=min(READ_TIMEOUT, read_timeout),
         user_agent_extra=user_agent,
+        proxies=network.proxies_for(endpoint_url or regional_endpoint(region)),
     )
-    return session.create_client("sts", region_name=region, endpoint_url=endpoint_url, config=config)
+    return session.create_client("sts", region_name=region, endpoint_url=endpoint_url, config=config,
+                                 verify=network.ca_bundle)
 
 
 def assume_role(
@@ -115,7 +123,7 @@ def assume_role(
 
 
 def _attempt(client: Any, role_arn: str, session_name: str, duration_seconds: int, token: str) -> AwsCredentials:
-    from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
+    from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError, SSLError
 
     try:
         answer = client.assume_role_with_web_identity(
@@ -137,6 +145,8 @@ def _attempt(client: Any, role_arn: str, session_name: str, duration_seconds: in
         raise StsRefused(code, message) from None
     except ParamValidationError as exc:
         raise StsRefused("ValidationError", str(exc)) from None
+    except SSLError:
+        raise UserError(tls_advice(client.meta.endpoint_url.split("/")[2])) from None
     except BotoCoreError as exc:
         raise _Transient(str(exc)) from None
     creds = answer["Credentials"]

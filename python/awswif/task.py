@@ -16,8 +16,10 @@ from .background import Background
 from .claims import TokenClaims
 from .errors import UserError
 from .inputs import TaskInputs, read_inputs
+from .network import Network, read_network
 from .retry import Deadline
 from .trust import trust_policy
+from .watchdog import Watchdog
 
 ISSUER_RETIREMENT = "2027-07-01"
 
@@ -42,15 +44,29 @@ def main(agent: Agent, version: str) -> int:
 
 def run(agent: Agent, version: str) -> None:
     inputs = read_inputs(agent)
+    network = read_network(agent)
     deadline = Deadline(inputs.timeout_seconds)
+    watchdog = Watchdog(inputs.timeout_seconds, lambda phase: _timed_out(agent, inputs, phase))
+    try:
+        credentials = _obtain_credentials(agent, inputs, network, deadline, watchdog, version)
+    finally:
+        watchdog.disarm()
+    export(agent, inputs, credentials)
+
+
+def _obtain_credentials(
+    agent: Agent, inputs: TaskInputs, network: Network, deadline: Deadline, watchdog: Watchdog, version: str
+) -> sts.AwsCredentials:
     # The AWS client takes longer to load than the token takes to arrive: load it meanwhile.
-    client = Background(lambda: sts.make_client(inputs.region, inputs.sts_endpoint, f"aws-wif/{version}"))
+    client = Background(lambda: sts.make_client(inputs.region, inputs.sts_endpoint, f"aws-wif/{version}", network,
+                                                read_timeout=inputs.timeout_seconds))
 
     with requests.Session() as http:
 
         def fresh_token() -> tuple[str, TokenClaims]:
+            watchdog.phase = "waiting for the OIDC token from Azure DevOps"
             token = oidc.request_token(
-                http, inputs.oidc_request_uri, inputs.access_token, inputs.connection_id, deadline, agent.log
+                http, inputs.oidc_request_uri, inputs.access_token, inputs.connection_id, deadline, agent.log, network
             )
             agent.set_secret(token)
             return token, token_claims.read_claims(
@@ -67,8 +83,11 @@ def run(agent: Agent, version: str) -> None:
             return new_token
 
         try:
-            credentials = sts.assume_role(
-                client.result(),
+            watchdog.phase = "loading the AWS client"
+            sts_client = client.result()
+            watchdog.phase = f"waiting for AWS STS ({sts_client.meta.endpoint_url})"
+            return sts.assume_role(
+                sts_client,
                 inputs.role_arn,
                 inputs.session_name,
                 inputs.duration_seconds,
@@ -80,7 +99,13 @@ def run(agent: Agent, version: str) -> None:
         except sts.StsRefused as refusal:
             raise diagnose.explain(refusal, claims, inputs.role_arn, inputs.account_id, inputs.region) from None
 
-    export(agent, inputs, credentials)
+
+def _timed_out(agent: Agent, inputs: TaskInputs, phase: str) -> None:
+    agent.fail(
+        f"AwsWifAssume did not get credentials within timeoutSeconds ({inputs.timeout_seconds} s); it was {phase}. "
+        "Re-run the job; if it persists, check the agent's network path (proxy, firewall) to that service, or "
+        "raise timeoutSeconds."
+    )
 
 
 def _issuer_advice(agent: Agent, inputs: TaskInputs, claims: TokenClaims) -> None:
