@@ -9,7 +9,12 @@ import base64
 import json
 import re
 import secrets
+import select
+import socket
+import socketserver
+import ssl
 import string
+import struct
 import threading
 import time
 import uuid
@@ -37,10 +42,18 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     drop: bool = False
+    # Send the headers and half the body, then reset the connection.
+    cut: bool = False
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that gives up mid-answer is what the fault tests provoke
 
 
 class _Server:
-    def __init__(self, handle: Callable[[BaseHTTPRequestHandler, str], None]) -> None:
+    def __init__(self, handle: Callable[[BaseHTTPRequestHandler, str], None],
+                 tls: ssl.SSLContext | None = None) -> None:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -55,9 +68,11 @@ class _Server:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.httpd.server_address[1]}"
         self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         self._outer = outer
@@ -81,6 +96,13 @@ def send(handler: BaseHTTPRequestHandler, reply: Reply) -> None:
         handler.send_header(k, v)
     handler.send_header("Content-Length", str(len(body)))
     handler.end_headers()
+    if reply.cut:
+        handler.wfile.write(body[: len(body) // 2])
+        handler.wfile.flush()
+        handler.close_connection = True
+        handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        handler.connection.close()
+        return
     handler.wfile.write(body)
 
 
@@ -96,7 +118,7 @@ def random_string(n: int, alphabet: str = string.ascii_letters + string.digits) 
 class Issuer:
     """Azure DevOps' per-job OIDC endpoint (System.OidcRequestUri) and the issuer's JWKS."""
 
-    def __init__(self, family: str = "azure-devops") -> None:
+    def __init__(self, family: str = "azure-devops", tls: ssl.SSLContext | None = None) -> None:
         self.family = family
         self.organization_id = str(uuid.uuid4())
         self.tenant_id = str(uuid.uuid4())
@@ -112,7 +134,7 @@ class Issuer:
         self.token_requests: list[dict[str, Any]] = []
         self.minted: list[str] = []
         self.delay = 0.0
-        self._server = _Server(self._handle)
+        self._server = _Server(self._handle, tls)
         self.url = self._server.url
 
     @property
@@ -209,18 +231,20 @@ class Session:
 class Sts:
     """AWS STS: AssumeRoleWithWebIdentity and GetCallerIdentity, checked as AWS checks them."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None, jwks_ssl: ssl.SSLContext | None = None) -> None:
+        self.jwks_ssl = jwks_ssl
         self.providers: dict[tuple[str, str], dict[str, Any]] = {}  # (account, issuer) -> provider
         self.roles: dict[str, Role] = {}
         self.sessions: dict[str, Session] = {}
         self.replies: list[Reply] = []
         self.calls: list[dict[str, str]] = []
         self.delay = 0.0
-        self._server = _Server(self._handle)
+        self._server = _Server(self._handle, tls)
         self.url = self._server.url
 
     def add_provider(self, account: str, issuer: str, jwks_url: str, audiences: tuple[str, ...] = (AUDIENCE,)) -> None:
-        self.providers[(account, issuer)] = {"jwks": jwt.PyJWKClient(jwks_url, cache_keys=False), "audiences": audiences}
+        self.providers[(account, issuer)] = {"jwks": jwt.PyJWKClient(jwks_url, cache_keys=False, ssl_context=self.jwks_ssl),
+                                             "audiences": audiences}
 
     def add_role(self, arn: str, trust_policy: dict[str, Any], max_session_duration: int = 3600) -> None:
         self.roles[arn] = Role(arn, trust_policy, max_session_duration)
@@ -372,3 +396,84 @@ class Sts:
 
     def close(self) -> None:
         self._server.close()
+
+
+# ---------------------------------------------------------------------------------------------
+class Proxy:
+    """A forwarding HTTP proxy on loopback, as a corporate one: CONNECT tunnels for https, absolute
+    URIs for http, optional Basic authentication (407 without it). It records what passed."""
+
+    def __init__(self, user: str | None = None, password: str | None = None) -> None:
+        self.expected_auth = ("Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()) if user else None
+        self.requests: list[tuple[str, str]] = []
+        self.refused: list[str] = []
+        outer = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                outer._handle(self)
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def _handle(self, h: socketserver.StreamRequestHandler) -> None:
+        request_line = h.rfile.readline().decode("latin-1").strip()
+        if not request_line:
+            return
+        method, target, _ = request_line.split(" ", 2)
+        headers: list[tuple[str, str]] = []
+        while True:
+            line = h.rfile.readline().decode("latin-1")
+            if line in ("\r\n", "\n", ""):
+                break
+            name, _, value = line.partition(":")
+            headers.append((name.strip(), value.strip()))
+        found = {k.lower(): v for k, v in headers}
+        if self.expected_auth and found.get("proxy-authorization") != self.expected_auth:
+            self.refused.append(target)
+            h.wfile.write(b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"t\"\r\n"
+                          b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+            return
+        self.requests.append((method, target))
+        if method == "CONNECT":
+            host, port = target.rsplit(":", 1)
+            upstream = socket.create_connection((host, int(port)))
+            h.wfile.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            h.wfile.flush()
+            self._pipe(h.connection, upstream)
+            return
+        parts = urlsplit(target)
+        body = h.rfile.read(int(found.get("content-length") or 0))
+        upstream = socket.create_connection((parts.hostname, parts.port or 80))
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        kept = [(k, v) for k, v in headers if k.lower() not in ("proxy-authorization", "proxy-connection", "connection")]
+        head = f"{method} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in kept) + "Connection: close\r\n\r\n"
+        upstream.sendall(head.encode("latin-1") + body)
+        while True:
+            chunk = upstream.recv(65536)
+            if not chunk:
+                break
+            h.wfile.write(chunk)
+        upstream.close()
+
+    @staticmethod
+    def _pipe(a: socket.socket, b: socket.socket) -> None:
+        sockets = [a, b]
+        try:
+            while True:
+                readable, _, _ = select.select(sockets, [], [], 30)
+                if not readable:
+                    return
+                for s in readable:
+                    data = s.recv(65536)
+                    if not data:
+                        return
+                    (b if s is a else a).sendall(data)
+        finally:
+            b.close()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

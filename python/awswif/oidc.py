@@ -99,6 +99,8 @@ def _attempt(
         raise _Transient("the request timed out") from None
     except requests.ConnectionError as exc:
         raise _Transient(f"could not connect: {_root_cause(exc)}") from None
+    except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+        raise _Transient(f"the connection broke while reading the answer: {_root_cause(exc)}") from None
     status = response.status_code
     if status == 200:
         return _token_from(body, response.headers.get("Content-Type", ""))
@@ -144,6 +146,11 @@ def _refusal(status: int, body: bytes, connection_id: str) -> UserError:
         return UserError(
             f"Azure DevOps redirected the token request (HTTP {status}), i.e. it did not accept the job access token.",
             "Run the task inside a pipeline job; if it does, the job token may have expired (very long jobs): re-run.",
+        )
+    if status == 407:
+        return UserError(
+            "The proxy between the agent and Azure DevOps refused its credentials (HTTP 407).",
+            "Check the agent's proxy user name and password (or the credentials in HTTPS_PROXY).",
         )
     if status == 400 and "no explicit reference to service connection" in message.lower():
         return UserError(
