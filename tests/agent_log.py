@@ -57,6 +57,7 @@ class AgentView:
     variables: dict[str, str] = field(default_factory=dict)
     output_variables: dict[str, str] = field(default_factory=dict)
     secret_variables: set[str] = field(default_factory=set)
+    task_variables: dict[str, str] = field(default_factory=dict)
     masked: set[str] = field(default_factory=set)
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -81,6 +82,8 @@ class AgentView:
             if c.properties.get("issecret") == "true":
                 self.secret_variables.add(c.properties["variable"])
                 self.masked.add(c.data)
+        elif c.name == "task.settaskvariable":
+            self.task_variables[c.properties["variable"]] = c.data
         elif c.name == "task.setsecret":
             self.masked.add(c.data)
         elif c.name == "task.logissue":

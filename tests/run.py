@@ -2,11 +2,13 @@
 """Run the whole test suite on a fresh machine: `python3 tests/run.py [pytest args]`.
 
 Creates .venv, installs the runtime lock and the test tools into it (again only when they change),
-installs tfx-cli from npm for the packaging conformance tests, then runs ruff and pytest."""
+installs tfx-cli from npm for the packaging conformance tests, runs the static checks (ruff, mypy
+strict, vermin for Python 3.9, bandit, pip-audit on the lock), then pytest."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -26,7 +28,10 @@ def venv_python() -> Path:
 
 def run(*cmd: str | Path, **kw: object) -> None:
     print("+", " ".join(str(c) for c in cmd), flush=True)
-    subprocess.run([str(c) for c in cmd], check=True, cwd=ROOT, **kw)  # type: ignore[call-overload]
+    result = subprocess.run([str(c) for c in cmd], cwd=ROOT, **kw)  # type: ignore[call-overload]
+    if result.returncode != 0:
+        sys.exit(f"tests/run.py: '{Path(str(cmd[0])).name} {' '.join(str(c) for c in cmd[1:3])} ...' failed "
+                 f"(exit code {result.returncode}); see its output above.")
 
 
 def ensure_venv() -> None:
@@ -55,11 +60,46 @@ def ensure_tfx() -> None:
     run(npm, "install", "--silent", "--no-audit", "--no-fund", "--prefix", NODE_DIR, TFX)
 
 
+def audit(py: Path) -> None:
+    """pip-audit of the exact set the .vsix ships. Its vulnerability data comes from PyPI's JSON API
+    or OSV; where neither is reachable (as on machines that reach only a package mirror) it says so
+    and moves on, but a vulnerability it does find fails the run."""
+    print("+ pip-audit -r python/requirements.lock", flush=True)
+    result = subprocess.run([str(py), "-m", "pip_audit", "-r", "python/requirements.lock", "--require-hashes",
+                             "--disable-pip", "--no-deps", "--format", "json", "--progress-spinner", "off"],
+                            cwd=ROOT, capture_output=True, text=True)
+    try:
+        report = json.loads(result.stdout)["dependencies"]
+    except (ValueError, KeyError, TypeError):
+        print(f"pip-audit could not run here ({result.stderr.strip().splitlines()[-1:]}); not audited.")
+        return
+    vulnerable = [d for d in report if d.get("vulns")]
+    skipped = [d for d in report if d.get("skip_reason")]
+    for dep in vulnerable:
+        ids = ", ".join(v["id"] for v in dep["vulns"])
+        print(f"pip-audit: {dep['name']} {dep['version']} is vulnerable: {ids}")
+    if vulnerable:
+        sys.exit("pip-audit found vulnerable pinned dependencies: update python/requirements.lock (build.py --lock).")
+    if skipped:
+        print(f"pip-audit: vulnerability data unreachable from this machine for {len(skipped)} of {len(report)} "
+              "packages (PyPI JSON API / OSV); those were not audited.")
+    else:
+        print(f"pip-audit: {len(report)} packages, no known vulnerabilities.")
+
+
+def static_checks(py: Path) -> None:
+    run(py, "-m", "ruff", "check", "python", "tests", "build.py")
+    run(py, "-m", "mypy", "--config-file", "python/pyproject.toml", "python/awswif")
+    run(py.parent / "vermin", "-q", "-t=3.9-", "--no-tips", "--violations", "python/awswif", "build.py")
+    run(py, "-m", "bandit", "-q", "-r", "python/awswif", "build.py")
+    audit(py)
+
+
 def main(argv: list[str]) -> int:
     ensure_venv()
     ensure_tfx()
     py = venv_python()
-    run(py, "-m", "ruff", "check", "python", "tests", "build.py")
+    static_checks(py)
     return subprocess.run([str(py), "-m", "pytest", *(argv or ["-q", "tests"])], cwd=ROOT).returncode
 
 

@@ -216,7 +216,7 @@ def test_bump_raises_extension_and_task_versions_together(sources_copy: Path, pa
 BROKEN = [
     ("task/task.json", lambda t: {**t, "friendlyName": "x" * 41}, "friendlyName must be at most 40 characters"),
     ("task/task.json", lambda t: {**t, "id": "not-a-guid"}, "id must be a GUID"),
-    ("task/task.json", lambda t: {**t, "execution": {"Node20_1": {"target": "missing.js"}}}, "'missing.js' does not exist"),
+    ("task/task.json", lambda t: {**t, "execution": {"Node20_1": {"target": "missing.js"}}}, "target 'missing.js' does not exist"),
     ("task/task.json", lambda t: {**t, "version": {"Major": 1, "Minor": 0, "Patch": 7}}, "differ"),
     ("vss-extension.json", lambda m: {**m, "description": "d" * 200}, "description must be under 200"),
     ("vss-extension.json", lambda m: {**m, "files": [{"path": "Elsewhere"}]}, "lists 'Elsewhere' in files"),

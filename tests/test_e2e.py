@@ -4,13 +4,14 @@ STS; the credentials it exports are then used by a follow-up process, as a later
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import ACCOUNT, ROLE_ARN, agent_environment, run_launcher
+from conftest import ACCOUNT, NODE, ROLE_ARN, agent_environment, run_launcher
 from fakes import Issuer, Sts
 
 SECRET_NAMES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
@@ -91,3 +92,57 @@ def test_vsix_runs_on_the_oldest_supported_python(issuer: Issuer, sts: Sts, vsix
     run = run_launcher(vsix_task_dir, env)
     assert run.view.result == "Succeeded", run.stdout + run.stderr
     assert caller_identity(run.view.variables, sts.url).endswith(":assumed-role/deploy/azp-infra-4711")
+
+
+# -- the credentials file ------------------------------------------------------------------------------
+def test_credentials_file_serves_later_steps_without_mapping(issuer: Issuer, sts: Sts, task_dir: Path,
+                                                             tmp_path: Path) -> None:
+    env = agent_environment(issuer, sts, task_dir, credentialsFile="true")
+    env["AGENT_TEMPDIRECTORY"] = str(tmp_path)
+    run = run_launcher(task_dir, env)
+    assert run.view.result == "Succeeded", run.stdout
+    path = Path(run.view.variables["AWS_SHARED_CREDENTIALS_FILE"])
+    assert path == tmp_path / "aws-wif" / f"{ACCOUNT}-deploy.credentials"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert "no env: mapping" not in run.stdout and "without any env: mapping" in run.stdout
+
+    # A later step gets only the plain variables, as the agent exports them: no secrets mapped.
+    later = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    later.update({k: v for k, v in run.view.variables.items() if k not in SECRET_NAMES})
+    later.update({"AWS_ENDPOINT_URL_STS": sts.url, "AWS_CONFIG_FILE": os.devnull})
+    code = "import boto3; print(boto3.client('sts').get_caller_identity()['Arn'])"
+    step = subprocess.run([sys.executable, "-c", code], env=later, capture_output=True, text=True)
+    assert step.returncode == 0, step.stderr
+    assert step.stdout.strip() == f"arn:aws:sts::{ACCOUNT}:assumed-role/deploy/azp-infra-4711"
+    assert run.leaks(issuer.access_token, *issuer.minted, run.view.variables["AWS_SECRET_ACCESS_KEY"]) == []
+
+    # The post-job step deletes it, with the task variable the main step handed over.
+    post_env = {"PATH": env["PATH"], "VSTS_TASKVARIABLE_AWSWIF_CREDENTIALS_FILE": run.view.task_variables["AWSWIF_CREDENTIALS_FILE"]}
+    post = subprocess.run([str(NODE), str(task_dir / "post.js")], env=post_env, capture_output=True, text=True)
+    assert post.returncode == 0 and not path.exists() and "Deleted" in post.stdout
+    again = subprocess.run([str(NODE), str(task_dir / "post.js")], env=post_env, capture_output=True, text=True)
+    assert again.returncode == 0 and "##vso" not in again.stdout, "an already deleted file is no problem"
+
+
+@pytest.mark.parametrize("issuer", ["azure-devops"], indirect=True)
+@pytest.mark.parametrize("trap", ["symlink-file", "symlink-folder", "open-folder"])
+def test_credentials_file_refuses_a_prepared_path(issuer: Issuer, sts: Sts, source_task_dir: Path, tmp_path: Path,
+                                                  trap: str) -> None:
+    agent_temp, target = tmp_path / "temp", tmp_path / "elsewhere"
+    agent_temp.mkdir()
+    target.mkdir()
+    folder = agent_temp / "aws-wif"
+    if trap == "symlink-folder":
+        folder.symlink_to(target)
+    else:
+        folder.mkdir(mode=0o755 if trap == "open-folder" else 0o700)
+        folder.chmod(0o755 if trap == "open-folder" else 0o700)
+        if trap == "symlink-file":
+            (folder / f"{ACCOUNT}-deploy.credentials").symlink_to(target / "stolen")
+    env = agent_environment(issuer, sts, source_task_dir, credentialsFile="true")
+    env["AGENT_TEMPDIRECTORY"] = str(agent_temp)
+    run = run_launcher(source_task_dir, env)
+    assert run.view.result == "Failed" and len(run.view.errors) == 1
+    assert "credentials file cannot be written" in run.view.errors[0]
+    assert run.view.variables == {} and list(target.iterdir()) == []
+    assert run.leaks(issuer.access_token, *issuer.minted) == []

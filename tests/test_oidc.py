@@ -20,7 +20,7 @@ FAST = Backoff(attempts=3, base=0.01, cap=0.02)
 def request(backoff: Backoff = FAST, deadline: float = 30) -> tuple[str, list[str]]:
     log: list[str] = []
     with requests.Session() as http:
-        token = oidc.request_token(http, URI, "job-token", "conn-id", Deadline(deadline), log.append, backoff)
+        token = oidc.request_token(http, URI, "job-token", "conn-id", Deadline(deadline), log.append, backoff=backoff)
     return token, log
 
 

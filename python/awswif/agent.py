@@ -118,6 +118,10 @@ class Agent:
             isoutput="true" if output else None,
         )
 
+    def set_task_variable(self, name: str, value: str) -> None:
+        """Shared with this task instance's post-job step (env VSTS_TASKVARIABLE_<NAME>)."""
+        self._command("task.settaskvariable", value, variable=name)
+
     def warning(self, text: str) -> None:
         self._command("task.logissue", text, type="warning")
 

@@ -147,10 +147,11 @@ def aws_clients(region: str | None) -> tuple[Any, str, str]:
     from botocore.exceptions import BotoCoreError, ClientError
 
     session = botocore.session.Session()
+    region = region or session.get_config_variable("region") or "us-east-1"
     try:
-        sts = session.create_client("sts", region_name=region or session.get_config_variable("region") or "us-east-1")
+        sts: Any = session.create_client("sts", region_name=region)
         identity = sts.get_caller_identity()
-        iam = session.create_client("iam", region_name=region or session.get_config_variable("region") or "us-east-1")
+        iam = session.create_client("iam", region_name=region)
     except (BotoCoreError, ClientError) as exc:
         raise UserError(
             f"Could not use your AWS credentials ({exc}).",

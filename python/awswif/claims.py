@@ -114,8 +114,7 @@ def read_claims(token: str, *, now: datetime, organization_id: Optional[str] = N
             f"The OIDC token's audience is {audience!r}, not '{AUDIENCE}'.",
             "Use a workload identity federation service connection: its tokens carry that audience.",
         )
-    expires = _timestamp(payload, "exp", required=True)
-    assert expires is not None
+    expires = _required_timestamp(payload, "exp")
     if expires.timestamp() <= now.timestamp() + EXPIRY_MARGIN_SECONDS:
         raise UserError(
             f"The OIDC token expires at {expires:%Y-%m-%dT%H:%M:%SZ}, which is already past for this agent "
@@ -142,9 +141,13 @@ def read_claims(token: str, *, now: datetime, organization_id: Optional[str] = N
 
 
 def _timestamp(payload: dict[str, Any], claim: str, *, required: bool) -> Optional[datetime]:
-    value = payload.get(claim)
-    if value is None and not required:
+    if payload.get(claim) is None and not required:
         return None
+    return _required_timestamp(payload, claim)
+
+
+def _required_timestamp(payload: dict[str, Any], claim: str) -> datetime:
+    value = payload.get(claim)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise UserError(f"The OIDC token's '{claim}' claim is missing or not a number.", "Retry the run.")
     return datetime.fromtimestamp(value, tz=timezone.utc)

@@ -134,6 +134,10 @@ def main(argv: list[str], out: TextIO = sys.stdout, stdin: TextIO = sys.stdin) -
     return 0
 
 
+def _write_line(out: TextIO, line: str) -> None:
+    out.write(line + "\n")
+
+
 def _setup(args: argparse.Namespace, out: TextIO) -> int:
     from .aws_setup import aws_clients, setup
 
@@ -147,7 +151,7 @@ def _setup(args: argparse.Namespace, out: TextIO) -> int:
 
     try:
         plan = setup(iam, account_id, spec, dry_run=args.dry_run, update=args.update,
-                     log=lambda line: out.write(line + "\n"))
+                     log=lambda line: _write_line(out, line))
     except (BotoCoreError, ClientError) as exc:
         raise UserError(f"AWS refused a change: {exc}",
                         "Check the flags against the message and that your credentials may manage IAM; "

@@ -40,6 +40,8 @@ class TaskInputs:
     oidc_request_uri: str
     collection_id: Optional[str]
     access_token: str = field(repr=False)
+    # The folder for the credentials file, when the credentialsFile input asks for one.
+    credentials_folder: Optional[str] = None
 
 
 def read_inputs(agent: Agent) -> TaskInputs:
@@ -57,6 +59,7 @@ def read_inputs(agent: Agent) -> TaskInputs:
         oidc_request_uri=_oidc_request_uri(agent),
         collection_id=_collection_id(agent),
         access_token=_access_token(agent),
+        credentials_folder=_credentials_folder(agent),
     )
 
 
@@ -202,6 +205,21 @@ def _oidc_request_uri(agent: Agent) -> str:
             "servers do not set the variable).",
         )
     return checked_url(value, "System.OidcRequestUri")
+
+
+def _credentials_folder(agent: Agent) -> Optional[str]:
+    value = agent.input("credentialsFile").lower()
+    if value in ("", "false"):
+        return None
+    if value != "true":
+        raise UserError(f"The credentialsFile input is '{value}'.", "Use true or false.")
+    folder = agent.variable("Agent.TempDirectory")
+    if not folder:
+        raise UserError(
+            "credentialsFile is true, but the agent did not provide Agent.TempDirectory.",
+            "Run on an Azure Pipelines agent (it sets the variable for every job), or turn credentialsFile off.",
+        )
+    return folder
 
 
 def _collection_id(agent: Agent) -> Optional[str]:

@@ -39,6 +39,7 @@ def request_token(
     deadline: Deadline,
     log: Callable[[str], None],
     network: Network = DIRECT,
+    *,
     backoff: Backoff = TOKEN_BACKOFF,
 ) -> str:
     """POST to System.OidcRequestUri for a token of this service connection."""

@@ -26,8 +26,9 @@ class Backoff:
     cap: float = 8.0
 
     def delay(self, retry: int) -> float:
-        ceiling = min(self.cap, self.base * 2 ** (retry - 1))
-        return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - jitter, not security
+        ceiling = min(self.cap, self.base * 2.0 ** (retry - 1))
+        # Jitter, not security: a pseudo-random generator is right here.
+        return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311  # nosec B311
 
 
 def wait_allowed(wait: float, deadline: Deadline) -> bool:

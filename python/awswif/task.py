@@ -14,6 +14,7 @@ from . import diagnose, oidc, sts
 from .agent import Agent
 from .background import Background
 from .claims import TokenClaims
+from .credentials_file import credentials_path, write_credentials_file
 from .errors import UserError
 from .inputs import TaskInputs, read_inputs
 from .network import Network, read_network
@@ -136,6 +137,14 @@ def export(agent: Agent, inputs: TaskInputs, credentials: sts.AwsCredentials) ->
     for name, value, _ in variables:
         if not value or "\n" in value or "\r" in value:
             raise UserError(f"AWS STS returned an unusable {name}.", "Re-run the job.")
+    if inputs.credentials_folder:
+        # Written before any variable, so that a refused path leaves nothing exported.
+        path = credentials_path(inputs.credentials_folder, inputs.account_id, inputs.role_arn)
+        write_credentials_file(path, credentials.access_key_id, credentials.secret_access_key,
+                               credentials.session_token)
+        # The post-job step deletes the file, even when the job fails.
+        agent.set_task_variable("AWSWIF_CREDENTIALS_FILE", str(path))
+        variables.append(("AWS_SHARED_CREDENTIALS_FILE", str(path), False))
     for name, value, secret in variables:
         agent.set_variable(name, value, secret=secret)
         # Also as output variables, so that later jobs and stages can read them by step name.
@@ -145,11 +154,17 @@ def export(agent: Agent, inputs: TaskInputs, credentials: sts.AwsCredentials) ->
 
 
 def _summary(inputs: TaskInputs, credentials: sts.AwsCredentials, expiration: str) -> str:
+    if inputs.credentials_folder:
+        return (
+            f"Assumed {credentials.assumed_role_arn} (session {inputs.session_name}) until {expiration}.\n"
+            "Later steps find the credentials through AWS_SHARED_CREDENTIALS_FILE (profile default), with "
+            "AWS_REGION and AWS_DEFAULT_REGION, without any env: mapping; the file is deleted when the job ends."
+        )
     return (
         f"Assumed {credentials.assumed_role_arn} (session {inputs.session_name}) until {expiration}.\n"
         "AWS_REGION, AWS_DEFAULT_REGION, AWS_ACCOUNT_ID, AWS_ASSUMED_ROLE_ARN and AWS_CREDENTIAL_EXPIRATION "
         "are now in the environment of later steps. The agent does not put secret variables there: map them "
-        "in each step that uses AWS:\n"
+        "in each step that uses AWS (or set credentialsFile: true):\n"
         "  env:\n"
         "    AWS_ACCESS_KEY_ID: $(AWS_ACCESS_KEY_ID)\n"
         "    AWS_SECRET_ACCESS_KEY: $(AWS_SECRET_ACCESS_KEY)\n"
