@@ -3,9 +3,6 @@ the agent builds for a Node task."""
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
 import subprocess
 import sys
 import time
@@ -23,12 +20,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from awswif.trust import trust_policy  # noqa: E402
 
+from agent_env import ACCOUNT, NODE, ROLE_ARN, agent_environment, task_defaults  # noqa: E402, F401
 from agent_log import AgentView  # noqa: E402
 from fakes import Issuer, Sts  # noqa: E402
-
-ACCOUNT = "123456789012"
-ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/deploy"
-NODE = shutil.which("node")
 
 
 @pytest.fixture(params=["azure-devops", "entra"])
@@ -45,52 +39,6 @@ def sts(issuer: Issuer) -> Iterator[Sts]:
     server.add_role(ROLE_ARN, trust_policy(ACCOUNT, issuer.issuer, [issuer.subject]), max_session_duration=7200)
     yield server
     server.close()
-
-
-def task_defaults(task_dir: Path) -> dict[str, str]:
-    task = json.loads((task_dir / "task.json").read_text())
-    return {i["name"]: i.get("defaultValue", "") for i in task["inputs"]}
-
-
-def agent_environment(issuer: Issuer, sts: Sts | None, task_dir: Path, **inputs: str | None) -> dict[str, str]:
-    """What the agent hands a Node task: inputs with task.json defaults applied, the connection's
-    endpoint variables, SystemVssConnection, public and secret variables."""
-    python_dir = str(Path(sys.executable).parent)
-    env = {
-        "PATH": os.pathsep.join([python_dir, str(Path(NODE or "/usr/bin/node").parent), "/usr/bin", "/bin"]),
-        "HOME": os.environ.get("HOME", "/root"),
-        "LANG": "C.UTF-8",
-        "AGENT_VERSION": "4.266.2",
-        "AGENT_TEMPDIRECTORY": "/tmp",
-        "SYSTEM_COLLECTIONID": issuer.organization_id,
-        "SYSTEM_COLLECTIONURI": "https://dev.azure.com/contoso/",
-        "SYSTEM_TEAMPROJECT": "infra",
-        "SYSTEM_OIDCREQUESTURI": issuer.request_uri,
-        "BUILD_BUILDID": "4711",
-        "BUILD_DEFINITIONNAME": "deploy",
-        "ENDPOINT_URL_SYSTEMVSSCONNECTION": "https://dev.azure.com/contoso/",
-        "ENDPOINT_AUTH_SYSTEMVSSCONNECTION": json.dumps({"parameters": {"AccessToken": issuer.access_token}, "scheme": "OAuth"}),
-        "ENDPOINT_AUTH_SCHEME_SYSTEMVSSCONNECTION": "OAuth",
-        "ENDPOINT_AUTH_PARAMETER_SYSTEMVSSCONNECTION_ACCESSTOKEN": issuer.access_token,
-        "SECRET_SYSTEM_ACCESSTOKEN": issuer.access_token,
-        "VSTS_SECRET_VARIABLES": json.dumps(["System.AccessToken"]),
-        f"ENDPOINT_URL_{issuer.connection_id.upper()}": "https://management.azure.com/",
-        f"ENDPOINT_AUTH_{issuer.connection_id.upper()}": json.dumps(
-            {"parameters": {"serviceprincipalid": "app", "tenantid": issuer.tenant_id}, "scheme": "WorkloadIdentityFederation"}
-        ),
-        f"ENDPOINT_AUTH_SCHEME_{issuer.connection_id.upper()}": "WorkloadIdentityFederation",
-        f"ENDPOINT_AUTH_PARAMETER_{issuer.connection_id.upper()}_TENANTID": issuer.tenant_id,
-        f"ENDPOINT_DATA_{issuer.connection_id.upper()}_SUBSCRIPTIONID": "00000000-0000-0000-0000-000000000000",
-    }
-    values: dict[str, str | None] = dict(task_defaults(task_dir))
-    values.update({"serviceConnection": issuer.connection_id, "roleArn": ROLE_ARN, "region": "eu-west-1"})
-    if sts is not None:
-        values["stsEndpoint"] = sts.url
-    values.update(inputs)
-    for name, value in values.items():
-        if value is not None:
-            env[f"INPUT_{name.upper()}"] = value.strip()
-    return env
 
 
 @dataclass

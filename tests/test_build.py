@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -238,3 +239,18 @@ def test_bad_sources_fail_clearly_and_write_nothing(sources_copy: Path, file: st
 def test_bad_publisher_is_refused(sources_copy: Path) -> None:
     result = build_in(sources_copy, "--publisher", "my publisher")
     assert result.returncode == 1 and "--publisher NAME" in result.stderr
+
+
+def test_cold_install_compiles_the_aws_client_on_a_second_process(vsix_task_dir: Path, tmp_path: Path) -> None:
+    """bench/run.py measures what this buys; here: it starts only when cold, and it writes bytecode."""
+    task = tmp_path / "task"
+    shutil.copytree(vsix_task_dir, task, ignore=shutil.ignore_patterns("__pycache__"))
+    probe = ("import sys; sys.path[0] = sys.argv[1]\n"
+             "from awswif import warmup\n"
+             "first = warmup.start_if_cold({'PATH': '/bin', 'SECRET_X': 'x'})\n"
+             "print(first is not None, first.wait() if first else None)\n"
+             "print(warmup.start_if_cold({}) is None)\n")
+    result = subprocess.run([sys.executable, "-E", "-s", "-S", "-c", probe, str(task / "lib")],
+                            capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["True", "0", "True"]
+    assert (task / "lib" / "botocore" / "__pycache__").is_dir()

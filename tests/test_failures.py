@@ -327,17 +327,21 @@ def test_too_old_pythons_are_skipped(issuer: Issuer, sts: Sts, source_task_dir: 
 
 @ONE_FAMILY
 @pytest.mark.parametrize("debug", ["false", "true"])
+@pytest.mark.parametrize("package", ["requests", "jwt"])
 def test_damaged_install_is_reported_not_crashed(issuer: Issuer, sts: Sts, vsix_task_dir: Path, tmp_path: Path,
-                                                 debug: str) -> None:
+                                                 debug: str, package: str) -> None:
     damaged = tmp_path / "AwsWifAssumeV1"
     shutil.copytree(vsix_task_dir, damaged)
-    shutil.rmtree(damaged / "lib" / "jwt")
+    shutil.rmtree(damaged / "lib" / package)
     env = agent_environment(issuer, sts, damaged)
     env["SYSTEM_DEBUG"] = debug
     run = run_launcher(damaged, env)
     assert run.returncode == 0 and run.view.result == "Failed"
     assert len(run.view.errors) == 1
-    assert "could not start its Python code" in run.view.errors[0] and "No module named 'jwt'" in run.view.errors[0]
+    assert "could not start its Python code" in run.view.errors[0]
+    assert f"No module named '{package}'" in run.view.errors[0]
     assert ("Traceback" in run.stdout) == (debug == "true")
     assert "Traceback" not in run.stderr
-    assert run.view.variables == {} and issuer.token_requests == []
+    assert run.view.variables == {} and sts.calls == []
+    assert issuer.token_requests == []
+    assert run.leaks(issuer.access_token, *issuer.minted) == []

@@ -9,9 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .claims import AUDIENCE
 from .errors import UserError
-from .trust import provider_arn, trust_policy
+from .trust import AUDIENCE, provider_arn, trust_policy
 from .trust_formats import TrustSpec
 
 

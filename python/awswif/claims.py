@@ -11,8 +11,8 @@ from typing import Any, Optional
 import jwt
 
 from .errors import UserError
+from .trust import AUDIENCE
 
-AUDIENCE = "api://AzureADTokenExchange"
 ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512")
 # A token that expires within this margin would expire on its way to STS.
 EXPIRY_MARGIN_SECONDS = 30
@@ -39,6 +39,10 @@ class TokenClaims:
     # The organization id (Azure DevOps issuer) or the tenant id (Entra issuer).
     issuer_id: str
     algorithm: str
+
+    @property
+    def azure_devops_issuer(self) -> bool:
+        return self.family == AZURE_DEVOPS
 
     @property
     def provider_host(self) -> str:

@@ -4,11 +4,14 @@ that would admit it. This is the message users of other tools never get."""
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
-from .claims import AUDIENCE, TokenClaims
 from .errors import UserError
 from .sts import StsRefused
-from .trust import condition, provider_arn
+from .trust import AUDIENCE, condition, provider_arn
+
+if TYPE_CHECKING:
+    from .claims import TokenClaims
 
 
 def explain(refusal: StsRefused, claims: TokenClaims, role_arn: str, account_id: str, region: str) -> UserError:

@@ -4,6 +4,7 @@ claims, assume the role, export the credentials. Every failure ends at one place
 from __future__ import annotations
 
 import json
+import sys
 import traceback
 from datetime import datetime, timezone
 
@@ -33,6 +34,16 @@ def main(agent: Agent, version: str) -> int:
         if problem.details:
             agent.log(problem.details)
         agent.fail(str(problem), problem.what)
+    except ImportError as exc:
+        # Parts of the bundled code load while the token request is in flight: a damaged install
+        # shows here rather than at start-up.
+        if agent.debug:
+            agent.log(traceback.format_exc())
+        agent.fail(
+            f"AwsWifAssume could not start its Python code on Python {sys.version_info[0]}.{sys.version_info[1]} "
+            f"({type(exc).__name__}: {exc}). Reinstall the extension; if it persists, run with System.Debug=true "
+            "and report it."
+        )
     except Exception as exc:
         if agent.debug:
             agent.log(traceback.format_exc())
@@ -110,7 +121,7 @@ def _timed_out(agent: Agent, inputs: TaskInputs, phase: str) -> None:
 
 
 def _issuer_advice(agent: Agent, inputs: TaskInputs, claims: TokenClaims) -> None:
-    if claims.family == token_claims.AZURE_DEVOPS:
+    if claims.azure_devops_issuer:
         agent.log(
             f"Note: the Azure DevOps token issuer retires on {ISSUER_RETIREMENT} for Azure Resource Manager "
             "connections; after 'Update' on the connection, AWS needs an IAM OIDC provider for the Entra issuer "

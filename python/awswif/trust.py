@@ -7,8 +7,10 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from .claims import AUDIENCE
 from .errors import UserError
+
+# The audience of every Azure DevOps workload identity token, whatever the issuer.
+AUDIENCE = "api://AzureADTokenExchange"
 
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 

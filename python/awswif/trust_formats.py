@@ -8,9 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from .claims import AUDIENCE
 from .errors import UserError
-from .trust import condition, provider_arn, provider_host, trust_policy
+from .trust import AUDIENCE, condition, provider_arn, provider_host, trust_policy
 
 FORMATS = ("json", "cloudformation", "terraform")
 
