@@ -1,5 +1,5 @@
-"""The failure contract, one row at a time, through the real launcher: one clear error, a Failed
-result, exit code 0, no traceback, no secret in the output, nothing exported."""
+"""The failure contract, one row at a time, through the real launcher with System.Debug on: one clear
+error, a Failed result, exit code 0, no traceback, no secret in the output, nothing exported."""
 
 from __future__ import annotations
 
@@ -35,6 +35,8 @@ def assert_failed(run: Run, issuer: Issuer, *fragments: str) -> str:
 def launch(issuer: Issuer, sts: Sts | None, task: Path, env_changes: dict[str, str | None] | None = None,
            **inputs: str | None) -> Run:
     env = agent_environment(issuer, sts, task, **inputs)
+    # The most verbose output is the one to check: no secret and no traceback even in debug mode.
+    env["SYSTEM_DEBUG"] = "true"
     for key, value in (env_changes or {}).items():
         if value is None:
             env.pop(key, None)
