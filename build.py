@@ -248,9 +248,11 @@ def pip(*args: str) -> None:
 
 
 PURE_WHEEL = ("--only-binary=:all:", "--implementation", "py", "--abi", "none", "--platform", "any")
-# Resolved as for Python 3.10: that takes PyJWT's typing-extensions (< 3.11) and botocore's urllib3 2.x
-# (>= 3.10) into the one set that every agent Python uses; 3.9 runs it too (tested).
-RESOLVE_PYTHON = "3.10"
+# pip filters releases by Requires-Python for --python-version, but evaluates dependency markers for
+# the interpreter it runs on. Resolving on 3.10+ takes botocore's urllib3 2.x (its marker for >= 3.10)
+# into the one set every agent Python uses (3.9 runs it too: tested); PyJWT's typing-extensions,
+# needed below 3.11, is named explicitly for the same reason.
+MARKER_DEPENDENCIES = ["typing-extensions>=4.0"]
 
 
 def vendor(lock: Path = LOCK) -> Path:
@@ -275,12 +277,14 @@ def vendor(lock: Path = LOCK) -> Path:
 
 def relock() -> None:
     """Resolve pyproject's ranges to the newest pure-Python wheels and pin them with their hashes."""
+    if sys.version_info < (3, 10):
+        raise BuildError("Run --lock with Python 3.10 or newer (see MARKER_DEPENDENCIES in build.py).")
     ranges = re.search(r"(?ms)^dependencies = \[(.*?)\]", PYPROJECT.read_text(encoding="utf-8"))
     if not ranges:
         raise BuildError("python/pyproject.toml has no dependencies list.")
-    requirements = re.findall(r'"([^"]+)"', ranges[1])
+    requirements = re.findall(r'"([^"]+)"', ranges[1]) + MARKER_DEPENDENCIES
     with tempfile.TemporaryDirectory() as tmp:
-        pip("download", "--quiet", "--disable-pip-version-check", *PURE_WHEEL, "--python-version", RESOLVE_PYTHON,
+        pip("download", "--quiet", "--disable-pip-version-check", *PURE_WHEEL, "--python-version", MIN_PYTHON,
             "--dest", tmp, *requirements)
         lines = [line for line in LOCK.read_text(encoding="utf-8").splitlines() if line.startswith("#")]
         for wheel in sorted(Path(tmp).glob("*.whl"), key=lambda p: p.name.lower()):
