@@ -40,7 +40,8 @@ def ensure_environment() -> None:
     test_runner.ensure_venv()
     venv_python = test_runner.venv_python()
     if Path(sys.prefix).resolve() != (ROOT / ".venv").resolve():
-        os.execv(str(venv_python), [str(venv_python), *sys.argv])
+        # Re-runs this script under the test venv's interpreter, with the same arguments.
+        os.execv(str(venv_python), [str(venv_python), *sys.argv])  # noqa: S606
 
 
 def ensure_awscli() -> Path:
@@ -95,59 +96,63 @@ def timed(command: list[str], env: dict[str, str], cwd: Path) -> float:
     return elapsed
 
 
+def measure(profile_delays: tuple[float, float], runs: int, pristine: Path, aws: Path) -> dict[str, float]:
+    """Median milliseconds per variant for one network profile, the variants interleaved."""
+    from awswif.trust import trust_policy
+
+    from agent_env import ACCOUNT, NODE, ROLE_ARN, agent_environment
+    from fakes import Issuer, Sts
+
+    issuer, sts = Issuer("entra"), Sts()
+    sts.add_provider(ACCOUNT, issuer.issuer, issuer.jwks_url)
+    sts.add_role(ROLE_ARN, trust_policy(ACCOUNT, issuer.issuer, [issuer.subject]))
+    issuer.delay, sts.delay = profile_delays
+    node = str(NODE)
+    env = agent_environment(issuer, sts, pristine, python_bin=WORK / "bin")
+    cli_env = {**env, "PATH": os.pathsep.join([str(aws.parent), env["PATH"]]), "AWS_CONFIG_FILE": os.devnull,
+               "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+    warm = WORK / "warm" / "AwsWifAssumeV1"
+    shutil.rmtree(warm.parent, ignore_errors=True)
+    shutil.copytree(pristine, warm)
+    timed([node, str(warm / "launcher.js")], env, WORK)
+    assert has_bytecode(warm), "the warm copy must have bytecode after its first run"
+    timed(["bash", str(ROOT / "bench" / "awscli.sh")], cli_env, WORK)  # the CLI's first run, untimed
+
+    def cold() -> float:
+        fresh = WORK / "cold" / "AwsWifAssumeV1"
+        shutil.rmtree(fresh.parent, ignore_errors=True)
+        shutil.copytree(pristine, fresh)
+        assert not has_bytecode(fresh), "a cold run must start without bytecode"
+        return timed([node, str(fresh / "launcher.js")], env, WORK)
+
+    variants: dict[str, Callable[[], float]] = {
+        "ours (cold)": cold,
+        "ours (warm)": lambda: timed([node, str(warm / "launcher.js")], env, WORK),
+        "aws cli": lambda: timed(["bash", str(ROOT / "bench" / "awscli.sh")], cli_env, WORK),
+        "floor": lambda: timed([node, str(ROOT / "bench" / "floor.js")], env, WORK),
+    }
+    samples: dict[str, list[float]] = {name: [] for name in variants}
+    try:
+        for _ in range(runs):
+            for name, variant in variants.items():
+                samples[name].append(variant())
+    finally:
+        issuer.close()
+        sts.close()
+    return {name: statistics.median(values) * 1000 for name, values in samples.items()}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=10)
     args = parser.parse_args()
     ensure_environment()
-
-    from agent_env import ACCOUNT, NODE, ROLE_ARN, agent_environment
-    from fakes import Issuer, Sts
-
-    from awswif.trust import trust_policy
-
     WORK.mkdir(exist_ok=True)
     aws = ensure_awscli()
     pristine, size, files = build_vsix()
-    python_bin = real_python_bin()
-    node = str(NODE)
-    results: dict[str, dict[str, float]] = {}
-
-    for profile, token_delay, sts_delay in (("loopback", 0.0, 0.0), ("realistic", 0.150, 0.100)):
-        issuer, sts = Issuer("entra"), Sts()
-        sts.add_provider(ACCOUNT, issuer.issuer, issuer.jwks_url)
-        sts.add_role(ROLE_ARN, trust_policy(ACCOUNT, issuer.issuer, [issuer.subject]))
-        issuer.delay, sts.delay = token_delay, sts_delay
-        env = agent_environment(issuer, sts, pristine, python_bin=python_bin)
-        cli_env = {**env, "PATH": os.pathsep.join([str(aws.parent), env["PATH"]]), "AWS_CONFIG_FILE": os.devnull,
-                   "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
-        warm = WORK / "warm" / "AwsWifAssumeV1"
-        shutil.rmtree(warm.parent, ignore_errors=True)
-        shutil.copytree(pristine, warm)
-        timed([node, str(warm / "launcher.js")], env, WORK)
-        assert has_bytecode(warm), "the warm copy must have bytecode after its first run"
-        timed(["bash", str(ROOT / "bench" / "awscli.sh")], cli_env, WORK)  # the CLI's first run, untimed
-
-        def cold() -> float:
-            fresh = WORK / "cold" / "AwsWifAssumeV1"
-            shutil.rmtree(fresh.parent, ignore_errors=True)
-            shutil.copytree(pristine, fresh)
-            assert not has_bytecode(fresh), "a cold run must start without bytecode"
-            return timed([node, str(fresh / "launcher.js")], env, WORK)
-
-        variants: dict[str, Callable[[], float]] = {
-            "ours (cold)": cold,
-            "ours (warm)": lambda: timed([node, str(warm / "launcher.js")], env, WORK),
-            "aws cli": lambda: timed(["bash", str(ROOT / "bench" / "awscli.sh")], cli_env, WORK),
-            "floor": lambda: timed([node, str(ROOT / "bench" / "floor.js")], env, WORK),
-        }
-        samples: dict[str, list[float]] = {name: [] for name in variants}
-        for _ in range(args.runs):
-            for name, variant in variants.items():
-                samples[name].append(variant())
-        results[profile] = {name: statistics.median(values) * 1000 for name, values in samples.items()}
-        issuer.close()
-        sts.close()
+    real_python_bin()
+    results = {profile: measure(delays, args.runs, pristine, aws)
+               for profile, delays in (("loopback", (0.0, 0.0)), ("realistic", (0.150, 0.100)))}
 
     print(f"\nTime to credentials, median of {args.runs} interleaved runs "
           f"(Python {sys.version.split()[0]}, {(WORK / 'bin' / 'python3').resolve()})")

@@ -88,7 +88,7 @@ def audit(py: Path) -> None:
 
 
 def static_checks(py: Path) -> None:
-    run(py, "-m", "ruff", "check", "python", "tests", "build.py")
+    run(py, "-m", "ruff", "check", "python", "tests", "bench", "build.py")
     run(py, "-m", "mypy", "--config-file", "python/pyproject.toml", "python/awswif")
     run(py.parent / "vermin", "-q", "-t=3.9-", "--no-tips", "--violations", "python/awswif", "build.py")
     run(py, "-m", "bandit", "-q", "-r", "python/awswif", "build.py")

@@ -128,7 +128,7 @@ def test_untrusted_certificate_fails_once_with_advice(tls_world: tuple[Issuer, S
     assert run.view.variables == {}
 
 
-def test_untrusted_sts_certificate(tls_world: tuple[Issuer, Sts, Path], vsix_task_dir: Path, tmp_path: Path) -> None:
+def test_untrusted_sts_certificate(tls_world: tuple[Issuer, Sts, Path], vsix_task_dir: Path) -> None:
     issuer, _, bundle = tls_world
     other = trustme.CA()
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
