@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from awswif.trust import trust_policy  # noqa: E402
 
-from agent_env import ACCOUNT, NODE, ROLE_ARN, agent_environment, task_defaults  # noqa: E402, F401
+from agent_env import ACCOUNT, NODE, ROLE_ARN, agent_environment  # noqa: E402, F401
 from agent_log import AgentView  # noqa: E402
 from fakes import Issuer, Sts  # noqa: E402
 

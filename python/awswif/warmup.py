@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import importlib.util
 import os
-
-# Our own interpreter with a fixed argument list and no agent secrets in its environment.
-import subprocess  # nosec B404
 import sys
 from collections.abc import Mapping
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from .agent import child_environment
+
+if TYPE_CHECKING:
+    import subprocess  # nosec B404
 
 # What the background thread imports for the AWS client (sts.make_client). Adding PyJWT (imported
 # by the main process right after requests) measured slower: the two processes then compile it twice.
@@ -28,6 +28,10 @@ def start_if_cold(environ: Mapping[str, str]) -> Optional[subprocess.Popen[bytes
     folder = os.path.dirname(spec.origin)
     if os.path.exists(importlib.util.cache_from_source(os.path.join(folder, "client.py"))):
         return None
+    # Imported only when cold: a warm run (every self-hosted one) should not pay for it.
+    # Our own interpreter with a fixed argument list and no agent secrets in its environment.
+    import subprocess  # nosec B404
+
     code = f"import sys; sys.path[0] = {os.path.dirname(folder)!r}; {_MODULES}"
     try:
         return subprocess.Popen(  # nosec B603
