@@ -156,3 +156,16 @@ def test_tls_through_the_agent_proxy(tls_world: tuple[Issuer, Sts, Path], vsix_t
     tunnels = {target for method, target in proxy.requests if method == "CONNECT"}
     assert tunnels == {issuer.url.split("//")[1], sts.url.split("//")[1]}
     assert_no_leak(run, issuer, PASSWORD)
+
+
+@pytest.mark.parametrize("issuer", ["azure-devops"], indirect=True)
+@pytest.mark.parametrize(("extra", "message"), [
+    ({"AGENT_PROXYURL": "ftp://builder:hunter2@proxy:8080"}, "'ftp://proxy:8080' is not an http(s) URL"),
+    ({"AGENT_PROXYURL": "http://proxy:8080", "AGENT_PROXYBYPASSLIST": '["(unclosed"]'}, "not a valid regular expression"),
+])
+def test_bad_agent_proxy_settings(issuer: Issuer, sts: Sts, source_task_dir: Path, extra: dict[str, str],
+                                  message: str) -> None:
+    run = launch(issuer, sts, source_task_dir, extra)
+    assert run.returncode == 0 and run.view.result == "Failed"
+    assert len(run.view.errors) == 1 and message in run.view.errors[0]
+    assert "hunter2" not in run.stdout and issuer.token_requests == [] and run.view.variables == {}

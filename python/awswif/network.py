@@ -44,13 +44,16 @@ def _agent_proxy(agent: Agent) -> tuple[Optional[str], str, tuple[re.Pattern[str
         return None, "", ()
     parts = urlsplit(url if "://" in url else f"http://{url}")
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UserError(f"The agent's proxy setting '{parts.hostname or url}' is not an http(s) URL.",
+        # Shown without any user name or password the URL may carry.
+        shown = f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"
+        raise UserError(f"The agent's proxy setting '{shown}' is not an http(s) URL.",
                         "Fix the agent's proxy configuration (.proxy file or --proxyurl).")
     user = agent.variable("Agent.ProxyUsername")
     password = agent.secret_variable("Agent.ProxyPassword") or agent.env("AGENT_PROXYPASSWORD")
     # Registered before anything could print it, in both the plain and the URL-encoded form.
     agent.set_secret(password)
-    agent.set_secret(quote(password, safe=""))
+    if quote(password, safe="") != password:
+        agent.set_secret(quote(password, safe=""))
     netloc = parts.netloc.rsplit("@", 1)[-1]
     if user:
         login = quote(user, safe="") + (f":{quote(password, safe='')}" if password else "")
