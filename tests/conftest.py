@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from awswif.trust import trust_policy  # noqa: E402
 
 from agent_env import ACCOUNT, NODE, ROLE_ARN, agent_environment  # noqa: E402, F401
-from agent_log import AgentView  # noqa: E402
+from agent_model import Job, StepResult  # noqa: E402
 from fakes import Issuer, Sts  # noqa: E402
 
 
@@ -43,24 +43,30 @@ def sts(issuer: Issuer) -> Iterator[Sts]:
 
 @dataclass
 class Run:
-    view: AgentView
+    view: StepResult  # the step as the agent model sees it (tests/agent_model.py)
+    job: Job  # the job after the step: what later steps, the post-job step and later jobs get
     stdout: str
     stderr: str
     returncode: int
     seconds: float
 
     def leaks(self, *secrets: str) -> list[str]:
-        combined = AgentView.of(self.stdout + "\n" + self.stderr)
-        return combined.leaks(list(secrets))
+        return self.view.leaks(secrets)
 
 
-def run_launcher(task_dir: Path, env: dict[str, Any], timeout: float = 120) -> Run:
+def run_launcher(task_dir: Path, env: dict[str, Any], timeout: float = 120, job: Job | None = None,
+                 ref_name: str = "assume") -> Run:
+    """The task as one step of a job (a new one unless given): the real node runs the launcher, and the agent
+    model applies its stdout and stderr with the task.json in task_dir."""
     assert NODE, "node is needed to run the launcher"
+    if job is None:
+        job = Job({"System.Debug": env.get("SYSTEM_DEBUG", "false")})
     start = time.monotonic()
     proc = subprocess.run([NODE, str(task_dir / "launcher.js")], env=env, capture_output=True, text=True,
                           timeout=timeout, cwd=str(ROOT / "tests"))
     seconds = time.monotonic() - start
-    return Run(AgentView.of(proc.stdout), proc.stdout, proc.stderr, proc.returncode, seconds)
+    step = job.run_task(task_dir, proc.stdout, ref_name, stderr=proc.stderr, exit_code=proc.returncode)
+    return Run(step, job, proc.stdout, proc.stderr, proc.returncode, seconds)
 
 
 @pytest.fixture(scope="session")

@@ -11,21 +11,33 @@ from pathlib import Path
 
 import pytest
 
+from agent_model import Job
 from conftest import ACCOUNT, NODE, ROLE_ARN, agent_environment, run_launcher
 from fakes import Issuer, Sts
 
 SECRET_NAMES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
 
-def caller_identity(variables: dict[str, str], sts_url: str) -> str:
-    """A later script step: the secrets mapped in with env:, the plain variables as the agent
-    exports them, and AWS's own SDK making a signed call."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update({k: variables[k] for k in (*SECRET_NAMES, "AWS_REGION", "AWS_DEFAULT_REGION")})
-    env["AWS_ENDPOINT_URL_STS"] = sts_url
-    env["AWS_CONFIG_FILE"] = env["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
-    code = "import boto3; print(boto3.client('sts').get_caller_identity()['Arn'])"
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.strip()
+# The env: mapping that the task's summary and the README tell users to put on a later step.
+MAPPING = {name: f"$({name})" for name in SECRET_NAMES}
+IDENTITY = "import boto3; print(boto3.client('sts').get_caller_identity()['Arn'])"
+
+
+def later_step(job: Job, mapping: dict[str, str], *code: str) -> subprocess.CompletedProcess[str]:
+    """A later script step of the same job: its environment as the agent builds it from the job's variables
+    and the step's env: mapping (agent model), running AWS's own SDK."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env = job.step_environment(mapping, base=base)
+    return subprocess.run([sys.executable, "-c", *code], env=env, capture_output=True, text=True)
+
+
+def caller_identity(job: Job, sts_url: str) -> str:
+    """The documented mapping of the secrets, plus where this test's STS and (empty) AWS config are."""
+    mapping = {**MAPPING, "AWS_ENDPOINT_URL_STS": sts_url, "AWS_CONFIG_FILE": os.devnull,
+               "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+    step = later_step(job, mapping, IDENTITY)
+    assert step.returncode == 0, step.stderr
+    return step.stdout.strip()
 
 
 def test_credentials_reach_a_later_step(issuer: Issuer, sts: Sts, task_dir: Path) -> None:
@@ -42,8 +54,14 @@ def test_credentials_reach_a_later_step(issuer: Issuer, sts: Sts, task_dir: Path
     assert issuer.minted[0] in run.view.masked, "the OIDC token is registered as a secret"
     assert sts.calls[0]["RoleSessionName"] == "azp-infra-4711"
 
-    arn = caller_identity(run.view.variables, sts.url)
+    arn = caller_identity(run.job, sts.url)
     assert arn == f"arn:aws:sts::{ACCOUNT}:assumed-role/deploy/azp-infra-4711"
+    later = run.job.step_environment(MAPPING)
+    assert later["AWS_REGION"] == later["AWS_DEFAULT_REGION"] == "eu-west-1" and later["AWS_ACCOUNT_ID"] == ACCOUNT
+    assert all(later[name] == run.view.variables[name] for name in SECRET_NAMES)
+    unmapped = run.job.step_environment()
+    assert not any(run.view.variables[name] in unmapped.values() for name in SECRET_NAMES), \
+        "secrets reach a later step only through its env: mapping"
 
     secrets = [issuer.access_token, *issuer.minted, *(run.view.variables[n] for n in SECRET_NAMES)]
     assert run.leaks(*secrets) == []
@@ -91,7 +109,7 @@ def test_vsix_runs_on_the_oldest_supported_python(issuer: Issuer, sts: Sts, vsix
     env["PATH"] = str(tmp_path)
     run = run_launcher(vsix_task_dir, env)
     assert run.view.result == "Succeeded", run.stdout + run.stderr
-    assert caller_identity(run.view.variables, sts.url).endswith(":assumed-role/deploy/azp-infra-4711")
+    assert caller_identity(run.job, sts.url).endswith(":assumed-role/deploy/azp-infra-4711")
 
 
 # -- the credentials file ------------------------------------------------------------------------------
@@ -106,18 +124,15 @@ def test_credentials_file_serves_later_steps_without_mapping(issuer: Issuer, sts
     assert stat.S_IMODE(path.stat().st_mode) == 0o600 and stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert "no env: mapping" not in run.stdout and "without any env: mapping" in run.stdout
 
-    # A later step gets only the plain variables, as the agent exports them: no secrets mapped.
-    later = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    later.update({k: v for k, v in run.view.variables.items() if k not in SECRET_NAMES})
-    later.update({"AWS_ENDPOINT_URL_STS": sts.url, "AWS_CONFIG_FILE": os.devnull})
-    code = "import boto3; print(boto3.client('sts').get_caller_identity()['Arn'])"
-    step = subprocess.run([sys.executable, "-c", code], env=later, capture_output=True, text=True)
+    # A later step with no secrets mapped: the plain job variables point the SDK at the file.
+    step = later_step(run.job, {"AWS_ENDPOINT_URL_STS": sts.url, "AWS_CONFIG_FILE": os.devnull}, IDENTITY)
     assert step.returncode == 0, step.stderr
     assert step.stdout.strip() == f"arn:aws:sts::{ACCOUNT}:assumed-role/deploy/azp-infra-4711"
     assert run.leaks(issuer.access_token, *issuer.minted, run.view.variables["AWS_SECRET_ACCESS_KEY"]) == []
 
     # The post-job step deletes it, with the task variable the main step handed over.
-    post_env = {"PATH": env["PATH"], "VSTS_TASKVARIABLE_AWSWIF_CREDENTIALS_FILE": run.view.task_variables["AWSWIF_CREDENTIALS_FILE"]}
+    post_env = run.job.post_job_environment("assume", task_dir, base={"PATH": env["PATH"]})
+    assert post_env["VSTS_TASKVARIABLE_AWSWIF_CREDENTIALS_FILE"] == str(path)
     post = subprocess.run([str(NODE), str(task_dir / "post.js")], env=post_env, capture_output=True, text=True)
     assert post.returncode == 0 and not path.exists() and "Deleted" in post.stdout
     again = subprocess.run([str(NODE), str(task_dir / "post.js")], env=post_env, capture_output=True, text=True)
