@@ -4,7 +4,6 @@ and bad sources fail before anything is written."""
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import re
@@ -33,15 +32,22 @@ def task_json() -> dict:
 
 # -- task.json --------------------------------------------------------------------------------------
 def test_task_json_matches_the_official_schema() -> None:
-    schema = json.loads(SCHEMA.read_text())
-    # The schema's outputVariables name pattern forbids '_', but neither tfx nor the service enforces
-    # it (Microsoft's JenkinsQueueJob declares JENKINS_JOB_ID), and AWS_* are the names every AWS
-    # tool reads: relax exactly that one pattern.
-    relaxed = copy.deepcopy(schema)
-    del relaxed["properties"]["outputVariables"]["items"]["properties"]["name"]["pattern"]
-    jsonschema.validate(task_json(), relaxed)
-    with pytest.raises(jsonschema.ValidationError, match="outputVariables"):
-        jsonschema.validate(task_json(), schema)
+    jsonschema.validate(task_json(), json.loads(SCHEMA.read_text()))
+
+
+# The names later steps of the same job read. The agent makes every name declared in outputVariables
+# output-only (src/Agent.Worker/ExecutionContext.cs, SetVariable: `isOutput || OutputVariables.Contains(name)`,
+# case-insensitive; TaskRunner.cs fills OutputVariables from task.json), so none of them may be declared.
+PLAIN_NAMES = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION",
+               "AWS_CREDENTIAL_EXPIRATION", "AWS_ACCOUNT_ID", "AWS_ASSUMED_ROLE_ARN", "AWS_SHARED_CREDENTIALS_FILE",
+               "AWS_CONFIG_FILE", "AWS_PROFILE"}
+
+
+def test_no_name_later_steps_need_is_declared_as_an_output() -> None:
+    declared = {v["name"].upper() for v in task_json()["outputVariables"]}
+    assert declared.isdisjoint(PLAIN_NAMES)
+    assert {"awsAccountId", "awsAssumedRoleArn", "awsRegion", "awsCredentialExpiration", "awsAccessKeyId",
+            "awsSecretAccessKey", "awsSessionToken"} == {v["name"] for v in task_json()["outputVariables"]}
 
 
 def test_task_json_references_resolve() -> None:
@@ -62,8 +68,6 @@ def test_task_json_references_resolve() -> None:
     for handler in ("Node20_1", "Node24"):
         assert (ROOT / "task" / task["execution"][handler]["target"]).is_file()
     assert "$(" in task["instanceNameFormat"]
-    assert {v["name"] for v in task["outputVariables"]} >= {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                                                              "AWS_SESSION_TOKEN", "AWS_REGION"}
 
 
 # -- the .vsix against tfx-cli -----------------------------------------------------------------------

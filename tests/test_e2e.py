@@ -50,7 +50,9 @@ def test_credentials_reach_a_later_step(issuer: Issuer, sts: Sts, task_dir: Path
     assert run.view.variables["AWS_REGION"] == run.view.variables["AWS_DEFAULT_REGION"] == "eu-west-1"
     assert run.view.variables["AWS_ACCOUNT_ID"] == ACCOUNT
     assert run.view.variables["AWS_ASSUMED_ROLE_ARN"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/deploy/azp-infra-4711"
-    assert run.view.output_variables["AWS_SESSION_TOKEN"] == run.view.variables["AWS_SESSION_TOKEN"]
+    assert run.view.output_variables == {"awsAccountId": ACCOUNT, "awsRegion": "eu-west-1",
+                                         "awsAssumedRoleArn": run.view.variables["AWS_ASSUMED_ROLE_ARN"],
+                                         "awsCredentialExpiration": run.view.variables["AWS_CREDENTIAL_EXPIRATION"]}
     assert issuer.minted[0] in run.view.masked, "the OIDC token is registered as a secret"
     assert sts.calls[0]["RoleSessionName"] == "azp-infra-4711"
 
@@ -161,3 +163,15 @@ def test_credentials_file_refuses_a_prepared_path(issuer: Issuer, sts: Sts, sour
     assert "credentials file cannot be written" in run.view.errors[0]
     assert run.view.variables == {} and list(target.iterdir()) == []
     assert run.leaks(issuer.access_token, *issuer.minted) == []
+
+
+@pytest.mark.parametrize("issuer", ["azure-devops"], indirect=True)
+def test_output_credentials_are_secret_outputs_only_on_request(issuer: Issuer, sts: Sts, source_task_dir: Path) -> None:
+    run = run_launcher(source_task_dir, agent_environment(issuer, sts, source_task_dir, outputCredentials="true"))
+    assert run.view.result == "Succeeded", run.stdout
+    for output, plain in (("awsAccessKeyId", "AWS_ACCESS_KEY_ID"), ("awsSecretAccessKey", "AWS_SECRET_ACCESS_KEY"),
+                          ("awsSessionToken", "AWS_SESSION_TOKEN")):
+        assert run.view.output_variables[output] == run.view.variables[plain]
+        assert output in run.view.secret_variables
+    secrets = [issuer.access_token, *issuer.minted, *(run.view.variables[n] for n in SECRET_NAMES)]
+    assert run.leaks(*secrets) == []

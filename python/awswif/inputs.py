@@ -42,6 +42,8 @@ class TaskInputs:
     access_token: str = field(repr=False)
     # The folder for the credentials file, when the credentialsFile input asks for one.
     credentials_folder: Optional[str] = None
+    # Whether the credentials also leave the job as secret output variables.
+    output_credentials: bool = False
 
 
 def read_inputs(agent: Agent) -> TaskInputs:
@@ -60,6 +62,7 @@ def read_inputs(agent: Agent) -> TaskInputs:
         collection_id=_collection_id(agent),
         access_token=_access_token(agent),
         credentials_folder=_credentials_folder(agent),
+        output_credentials=_boolean_input(agent, "outputCredentials"),
     )
 
 
@@ -207,12 +210,16 @@ def _oidc_request_uri(agent: Agent) -> str:
     return checked_url(value, "System.OidcRequestUri")
 
 
+def _boolean_input(agent: Agent, name: str) -> bool:
+    value = agent.input(name).lower()
+    if value not in ("", "true", "false"):
+        raise UserError(f"The {name} input is '{value}'.", "Use true or false.")
+    return value == "true"
+
+
 def _credentials_folder(agent: Agent) -> Optional[str]:
-    value = agent.input("credentialsFile").lower()
-    if value in ("", "false"):
+    if not _boolean_input(agent, "credentialsFile"):
         return None
-    if value != "true":
-        raise UserError(f"The credentialsFile input is '{value}'.", "Use true or false.")
     folder = agent.variable("Agent.TempDirectory")
     if not folder:
         raise UserError(

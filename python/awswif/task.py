@@ -156,9 +156,26 @@ def export(agent: Agent, inputs: TaskInputs, credentials: sts.AwsCredentials) ->
         # The post-job step deletes the file, even when the job fails.
         agent.set_task_variable("AWSWIF_CREDENTIALS_FILE", str(path))
         variables.append(("AWS_SHARED_CREDENTIALS_FILE", str(path), False))
+    # Plain job variables, for this job's later steps. None of these names is declared in task.json's
+    # outputVariables: the agent makes every declared name output-only (<step>.NAME), whatever
+    # setvariable says (Agent.Worker/ExecutionContext.cs, SetVariable).
     for name, value, secret in variables:
         agent.set_variable(name, value, secret=secret)
-        # Also as output variables, so that later jobs and stages can read them by step name.
+    # Output variables for later jobs and stages, under the names task.json declares. They are stored
+    # in the run's timeline on the server, so credentials go there only when the user asks.
+    outputs = [
+        ("awsAccountId", inputs.account_id, False),
+        ("awsAssumedRoleArn", credentials.assumed_role_arn, False),
+        ("awsRegion", inputs.region, False),
+        ("awsCredentialExpiration", expiration, False),
+    ]
+    if inputs.output_credentials:
+        outputs += [
+            ("awsAccessKeyId", credentials.access_key_id, True),
+            ("awsSecretAccessKey", credentials.secret_access_key, True),
+            ("awsSessionToken", credentials.session_token, True),
+        ]
+    for name, value, secret in outputs:
         agent.set_variable(name, value, secret=secret, output=True)
     agent.log(_summary(inputs, credentials, expiration))
     agent.succeed()
@@ -174,7 +191,9 @@ def _summary(inputs: TaskInputs, credentials: sts.AwsCredentials, expiration: st
     return (
         f"Assumed {credentials.assumed_role_arn} (session {inputs.session_name}) until {expiration}.\n"
         "AWS_REGION, AWS_DEFAULT_REGION, AWS_ACCOUNT_ID, AWS_ASSUMED_ROLE_ARN and AWS_CREDENTIAL_EXPIRATION "
-        "are now in the environment of later steps. The agent does not put secret variables there: map them "
+        "are now in the environment of later steps; later jobs read awsAccountId, awsRegion, awsAssumedRoleArn "
+        "and awsCredentialExpiration through dependencies.<job>.outputs['<this step's name>.<variable>']. "
+        "The agent does not put secret variables in the environment: map them "
         "in each step that uses AWS (or set credentialsFile: true):\n"
         "  env:\n"
         "    AWS_ACCESS_KEY_ID: $(AWS_ACCESS_KEY_ID)\n"
