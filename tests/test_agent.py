@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from awswif.agent import Agent, child_environment, escape_data, escape_property
 
-from agent_log import AgentView, lines
+from agent_model import Job, StepResult, split_lines
 
 
 def agent(env: dict[str, str] | None = None) -> tuple[Agent, io.StringIO]:
@@ -19,30 +19,56 @@ def agent(env: dict[str, str] | None = None) -> tuple[Agent, io.StringIO]:
     return Agent(env or {}, out), out
 
 
+def on_agent(out: io.StringIO) -> StepResult:
+    """The output as one step of a job on the agent (tests/agent_model.py)."""
+    return Job().run_task({"inputs": [], "outputVariables": []}, out.getvalue())
+
+
 @given(name=st.text(min_size=1), value=st.text())
 def test_set_variable_round_trips_any_value(name: str, value: str) -> None:
     a, out = agent()
-    a.set_variable(name, value, secret=True)
-    view = AgentView.of(out.getvalue())
+    a.set_variable(name, value)
+    view = on_agent(out)
     assert len(view.commands) == 1, "a value must never start a second command or line"
-    assert view.variables == {name: value}
-    assert view.secret_variables == {name}
+    assert view.variables == {name: value} and view.result == "Succeeded"
+
+
+@given(name=st.text(min_size=1), value=st.text())
+def test_secret_variable_round_trips_or_is_refused(name: str, value: str) -> None:
+    a, out = agent()
+    if "\n" in value or "\r" in value:
+        # The agent would fail the step and echo the value: never written.
+        with pytest.raises(ValueError, match="single line"):
+            a.set_variable(name, value, secret=True)
+        assert out.getvalue() == ""
+        return
+    a.set_variable(name, value, secret=True)
+    view = on_agent(out)
+    assert view.variables == {name: value} and view.secret_variables == {name} and view.result == "Succeeded"
+
+
+def test_multi_line_secret_is_registered_line_by_line() -> None:
+    a, out = agent()
+    a.set_secret("first-line\r\nsecond-line\rfirst-line")
+    a.log("first-line and second-line")
+    view = on_agent(out)
+    assert view.log == ["*** and ***"] and view.result == "Succeeded"
 
 
 @given(text=st.text())
 def test_issue_data_round_trips(text: str) -> None:
     a, out = agent()
     a.error(text)
-    view = AgentView.of(out.getvalue())
-    assert view.errors == [text]
+    view = on_agent(out)
+    assert view.errors == [text] and view.result == "Succeeded"
 
 
 @given(text=st.text())
 def test_plain_log_text_is_never_a_command(text: str) -> None:
     a, out = agent()
     a.log(text)
-    view = AgentView.of(out.getvalue())
-    assert view.commands == []
+    view = on_agent(out)
+    assert view.commands == [] and view.warnings == []
 
 
 def test_escaping_matches_task_lib() -> None:
@@ -53,14 +79,21 @@ def test_escaping_matches_task_lib() -> None:
 def test_command_in_a_claim_is_defused() -> None:
     a, out = agent()
     a.log("sub=sc://org/proj/##vso[task.setvariable variable=AWS_ACCESS_KEY_ID]evil")
-    assert AgentView.of(out.getvalue()).variables == {}
-    assert len(lines(out.getvalue())) == 2
+    assert on_agent(out).variables == {}
+    assert len(split_lines(out.getvalue())) == 1
+
+
+def test_command_keyword_in_log_text_draws_no_agent_warning() -> None:
+    a, out = agent()
+    a.log("subject sc://org/##vso/conn and ##VSO[x] and ##[error]")
+    view = on_agent(out)
+    assert view.warnings == [] and view.commands == [] and view.plain == ["subject sc://org/## vso/conn and ## VSO[x] and ## [error]"]
 
 
 def test_fail_writes_one_error_and_failed() -> None:
     a, out = agent()
     a.fail("what is wrong.\nmore", "what is wrong.")
-    view = AgentView.of(out.getvalue())
+    view = on_agent(out)
     assert view.errors == ["what is wrong.\nmore"] and view.result == "Failed"
 
 

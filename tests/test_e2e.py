@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agent_model import Job
+from agent_model import Job, dependencies_output
 from conftest import ACCOUNT, NODE, ROLE_ARN, agent_environment, run_launcher
 from fakes import Issuer, Sts
 
@@ -64,6 +64,11 @@ def test_credentials_reach_a_later_step(issuer: Issuer, sts: Sts, task_dir: Path
     unmapped = run.job.step_environment()
     assert not any(run.view.variables[name] in unmapped.values() for name in SECRET_NAMES), \
         "secrets reach a later step only through its env: mapping"
+    # Later jobs: the declared outputs, as the server resolves dependencies.<job>.outputs['<step>.<name>'].
+    jobs = {"aws": run.job}
+    assert dependencies_output(jobs, "dependencies.aws.outputs['assume.awsRegion']") == "eu-west-1"
+    assert dependencies_output(jobs, "dependencies.aws.outputs['assume.awsAccountId']") == ACCOUNT
+    assert dependencies_output(jobs, "dependencies.aws.outputs['assume.awsSessionToken']") == ""
 
     secrets = [issuer.access_token, *issuer.minted, *(run.view.variables[n] for n in SECRET_NAMES)]
     assert run.leaks(*secrets) == []
@@ -173,5 +178,8 @@ def test_output_credentials_are_secret_outputs_only_on_request(issuer: Issuer, s
                           ("awsSessionToken", "AWS_SESSION_TOKEN")):
         assert run.view.output_variables[output] == run.view.variables[plain]
         assert output in run.view.secret_variables
+        assert dependencies_output({"aws": run.job}, f"dependencies.aws.outputs['assume.{output}']") == \
+            run.view.variables[plain]
+        assert f"ASSUME_{output.upper()}" not in run.job.step_environment(), "secret outputs stay out of env"
     secrets = [issuer.access_token, *issuer.minted, *(run.view.variables[n] for n in SECRET_NAMES)]
     assert run.leaks(*secrets) == []

@@ -35,9 +35,10 @@ def test_task_against_moto_sts(issuer: Issuer, moto_url: str, source_task_dir: P
     assert variables["AWS_ASSUMED_ROLE_ARN"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/deploy/moto-check"
     assert variables["AWS_ACCESS_KEY_ID"].startswith("ASIA")
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update({k: variables[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION")})
-    env["AWS_ENDPOINT_URL_STS"] = moto_url
+    # A later step of the job, the secrets mapped with env: as documented (agent model builds its environment).
+    base = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    mapping = {n: f"$({n})" for n in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")}
+    env = run.job.step_environment({**mapping, "AWS_ENDPOINT_URL_STS": moto_url}, base=base)
     code = "import boto3; print(boto3.client('sts').get_caller_identity()['Arn'])"
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr

@@ -17,7 +17,10 @@ _SECRET_ENV_PREFIXES = ("SECRET_", "ENDPOINT_AUTH_", "INPUT_", "SECUREFILE_TICKE
 _SECRET_ENV_NAMES = {"SYSTEM_ACCESSTOKEN", "AGENT_PROXYPASSWORD"}
 
 
-_COMMAND_START = re.compile(r"##(?=(?:vso)?\[)", re.IGNORECASE)
+# `##vso[` starts a command anywhere in a line, `##[` a log format tag, and a line with `##vso` that is no
+# command draws an agent warning (WorkerCommandManager.TryProcessCommand, CommandKeywordDetected).
+_COMMAND_START = re.compile(r"##(?=vso|\[)", re.IGNORECASE)
+_LINE_BREAK = re.compile(r"\r\n|\n|\r")
 
 
 def escape_data(value: str) -> str:
@@ -106,10 +109,17 @@ class Agent:
             self._command("task.debug", text)
 
     def set_secret(self, value: str) -> None:
-        if value:
-            self._command("task.setsecret", value)
+        # The agent masks each log line on its own, so a value with a line break would never match:
+        # register every line of it instead (the agent ends a line at LF, CRLF and a lone CR).
+        for line in dict.fromkeys(_LINE_BREAK.split(value)):
+            if line:
+                self._command("task.setsecret", line)
 
     def set_variable(self, name: str, value: str, *, secret: bool = False, output: bool = False) -> None:
+        if secret and _LINE_BREAK.search(value):
+            # The agent refuses a secret with a line break, fails the step and echoes the command unmasked
+            # (TaskCommandExtension.cs, WorkerCommandManager.cs): callers check values before exporting.
+            raise ValueError(f"secret variable {name} must be a single line")
         self._command(
             "task.setvariable",
             value,
