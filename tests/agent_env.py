@@ -9,16 +9,12 @@ import shutil
 import sys
 from pathlib import Path
 
+from agent_model import Job, env_name
 from fakes import Issuer, Sts
 
 ACCOUNT = "123456789012"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/deploy"
 NODE = shutil.which("node")
-
-
-def task_defaults(task_dir: Path) -> dict[str, str]:
-    task = json.loads((task_dir / "task.json").read_text())
-    return {i["name"]: i.get("defaultValue", "") for i in task["inputs"]}
 
 
 def agent_environment(issuer: Issuer, sts: Sts | None, task_dir: Path, python_bin: Path | None = None,
@@ -52,12 +48,15 @@ def agent_environment(issuer: Issuer, sts: Sts | None, task_dir: Path, python_bi
         f"ENDPOINT_AUTH_PARAMETER_{issuer.connection_id.upper()}_TENANTID": issuer.tenant_id,
         f"ENDPOINT_DATA_{issuer.connection_id.upper()}_SUBSCRIPTIONID": "00000000-0000-0000-0000-000000000000",
     }
-    values: dict[str, str | None] = dict(task_defaults(task_dir))
-    values.update({"serviceConnection": issuer.connection_id, "roleArn": ROLE_ARN, "region": "eu-west-1"})
+    values: dict[str, str | None] = {"serviceConnection": issuer.connection_id, "roleArn": ROLE_ARN,
+                                      "region": "eu-west-1"}
     if sts is not None:
         values["stsEndpoint"] = sts.url
     values.update(inputs)
-    for name, value in values.items():
-        if value is not None:
-            env[f"INPUT_{name.upper()}"] = value.strip()
+    # The agent model's TaskRunner rules: task.json defaults, trimming, $(macro) expansion (in a job with no
+    # user variables, so a macro stays literal). None leaves an input out, which no real agent does.
+    given = {name: value for name, value in values.items() if value is not None}
+    for name, value in Job().task_inputs(task_dir, given).items():
+        if values.get(name, "") is not None:
+            env[f"INPUT_{env_name(name)}"] = value
     return env

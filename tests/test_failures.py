@@ -50,6 +50,7 @@ BAD_INPUTS = [
     ({"serviceConnection": ""}, "serviceConnection input is empty"),
     ({"serviceConnection": "my-connection"}, "not a service connection id"),
     ({"roleArn": ""}, "roleArn input is empty"),
+    ({"roleArn": "$(awsRoleArn)"}, "no variable named awsRoleArn exists in this job"),
     ({"roleArn": "arn:aws:iam::12345:role/deploy"}, "is not an IAM role ARN"),
     ({"roleArn": "arn:aws:sts::123456789012:assumed-role/deploy/x"}, "assumed-role session ARN"),
     ({"roleArn": "arn:aws:iam::123456789012:user/deployer"}, "not a role"),

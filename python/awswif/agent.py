@@ -11,6 +11,8 @@ import sys
 from collections.abc import Mapping
 from typing import Optional, TextIO
 
+from .errors import UserError
+
 # Prefixes the agent uses for values a child process must never inherit.
 _SECRET_ENV_PREFIXES = ("SECRET_", "ENDPOINT_AUTH_", "INPUT_", "SECUREFILE_TICKET_", "VSTS_TASKVARIABLE_")
 # Secrets the agent (or a pipeline's env: mapping) passes under plain names.
@@ -21,6 +23,9 @@ _SECRET_ENV_NAMES = {"SYSTEM_ACCESSTOKEN", "AGENT_PROXYPASSWORD"}
 # command draws an agent warning (WorkerCommandManager.TryProcessCommand, CommandKeywordDetected).
 _COMMAND_START = re.compile(r"##(?=vso|\[)", re.IGNORECASE)
 _LINE_BREAK = re.compile(r"\r\n|\n|\r")
+# The agent replaces $(name) in an input only when a variable of that name exists, and leaves any
+# other $(...) as text (Agent.Worker/TaskRunner.cs, Util/VarUtil.cs ExpandValues).
+_UNEXPANDED_MACRO = re.compile(r"\$\(([^)]+)\)")
 
 
 def escape_data(value: str) -> str:
@@ -61,7 +66,16 @@ class Agent:
 
     # -- reading -----------------------------------------------------------------------------
     def input(self, name: str) -> str:
-        return self._env.get(f"INPUT_{mangle(name)}", "").strip()
+        value = self._env.get(f"INPUT_{mangle(name)}", "").strip()
+        macro = _UNEXPANDED_MACRO.search(value)
+        if macro:
+            raise UserError(
+                f"The {name} input is '{value}': no variable named {macro.group(1)} exists in this job, so "
+                f"the agent passed $({macro.group(1)}) on as text.",
+                "Define that variable before this step (variables:, a variable group, or an earlier step's "
+                "task.setvariable), check its spelling, or write the value directly.",
+            )
+        return value
 
     def variable(self, name: str) -> str:
         return self._env.get(mangle(name), "").strip()
