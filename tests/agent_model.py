@@ -453,12 +453,14 @@ class Job:
                  exit_code: int = 0) -> StepResult:
         """A Node task step: its stdout lines, then its stderr lines (NodeHandler.cs hands both streams to
         OnDataReceived; their interleaving is not defined), each through WorkerCommandManager.TryProcessCommand."""
-        self.variables.recalculate()  # StepsRunner.cs, before every step
+        warnings = self.variables.recalculate()  # StepsRunner.cs, before every step, warnings on the step
         definition = load_task_json(task_json)
         # TaskRunner.cs: OutputVariables from task.json's outputVariables (ExecutionContext: OrdinalIgnoreCase set)
         declared = {str(v["name"]).lower() for v in definition.get("outputVariables") or [] if v and v.get("name")}
         step = StepResult(ref_name, output + ("\n" + stderr if stderr else ""))
         state = _StepState(declared)
+        for warning in warnings:
+            self._issue(step, "warning", warning)
         for line in split_lines(output) + split_lines(stderr):
             if state.force_completed:  # NodeHandler.OnDataReceived drops output after task.complete done=true
                 break
@@ -512,7 +514,8 @@ class Job:
         """ExecutionContext.AddIssue: masked, written to the log with its tag (WellKnownTags ##[error]/##[warning])."""
         message = self.masker.mask(message)
         (step.errors if kind == "error" else step.warnings).append(message)
-        step.log.append(f"##[{kind}]{message}")
+        if message:
+            step.log.append(f"##[{kind}]{message}")
 
     def _add_secret(self, step: StepResult, value: str) -> None:
         """TaskCommandHelper.AddSecret: the value as given; with DECODE_PERCENTS=false also its %AZP25-decoded form."""
