@@ -47,6 +47,16 @@ def test_secret_variable_round_trips_or_is_refused(name: str, value: str) -> Non
     assert view.variables == {name: value} and view.secret_variables == {name} and view.result == "Succeeded"
 
 
+def test_a_refused_secret_variable_is_not_echoed_in_clear() -> None:
+    a, out = agent()
+    a.set_variable("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG", secret=True)
+    job = Job({"agent.readOnlyVariables": "true"}, read_only_variables=True)
+    job.variables.set("AWS_SECRET_ACCESS_KEY", "from-the-pipeline", readonly=True)
+    view = job.run_task({"inputs": [], "outputVariables": []}, out.getvalue())
+    assert view.result == "Failed" and "Unable to process command" in view.errors[0]
+    assert view.leaks(["wJalrXUtnFEMI/K7MDENG"]) == []
+
+
 def test_multi_line_secret_is_registered_line_by_line() -> None:
     a, out = agent()
     a.set_secret("first-line\r\nsecond-line\rfirst-line")

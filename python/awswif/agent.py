@@ -134,6 +134,10 @@ class Agent:
             # The agent refuses a secret with a line break, fails the step and echoes the command unmasked
             # (TaskCommandExtension.cs, WorkerCommandManager.cs): callers check values before exporting.
             raise ValueError(f"secret variable {name} must be a single line")
+        if secret:
+            # Registered first: should the agent refuse the setvariable (a read-only variable of that
+            # name with agent.readOnlyVariables on), the command line it echoes in its error is masked.
+            self.set_secret(value)
         self._command(
             "task.setvariable",
             value,
