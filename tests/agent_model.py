@@ -243,7 +243,7 @@ class Variable:
 
 
 class Variables:
-    """Variables.cs: names compare case-insensitively (OrdinalIgnoreCase); the first spelling is kept."""
+    """Variables.cs: names compare case-insensitively (OrdinalIgnoreCase); the last spelling set is kept."""
 
     def __init__(self, masker: SecretMasker) -> None:
         self._masker = masker
@@ -259,7 +259,7 @@ class Variables:
         readonly = readonly or bool(old and old.readonly)
         if secret and value:
             self._masker.add(value)
-        variable = Variable(old.name if old else name, value, secret, readonly)
+        variable = Variable(name, value, secret, readonly)
         self._raw[key] = self._expanded[key] = variable
 
     def get(self, name: str) -> str | None:
@@ -391,6 +391,8 @@ class StepResult:
     reported: str | None = None  # the result task.complete gave (merged, as the agent merges them)
     result: str = "Succeeded"  # the step's result on the timeline
     command_failures: list[str] = field(default_factory=list)  # commands the agent could not process
+    # task.complete's data: the timeline record's CurrentOperation (ExecutionContext.Progress), NOT masked.
+    current_operation: str | None = None
 
     def leaks(self, secrets: Iterable[str]) -> list[str]:
         """Lines that show a secret: in the raw output anywhere but the data of the setsecret/issecret command
@@ -552,6 +554,7 @@ class Job:
             state.result = merge_results(state.result, result)
             state.reported = merge_results(state.reported, result)
             state.force_completed = parse_bool(c.prop("done"))
+            step.current_operation = c.data
         elif event == "debug":
             if self._debug():
                 step.log.append(self.masker.mask(f"##[debug]{c.data}"))

@@ -206,6 +206,11 @@ def test_results_merge_worst_wins_and_exit_code_fails() -> None:
     assert step.result == "Failed" and step.reported == "Succeeded"
 
 
+def test_complete_data_goes_to_the_timeline_unmasked() -> None:
+    _, step = run("##vso[task.setsecret]tok-123\n##vso[task.complete result=Failed]failed with tok-123\n")
+    assert step.current_operation == "failed with tok-123" and step.leaks(["tok-123"]) != []
+
+
 def test_done_drops_later_output() -> None:
     _, step = run("##vso[task.complete result=Succeeded;done=true]\n##vso[task.setvariable variable=x]y\n")
     assert step.variables == {}
