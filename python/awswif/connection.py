@@ -61,8 +61,7 @@ class Setting:
         if self.connection_type == AWS and self.input_name in CONNECTION_FIELDS:
             label = CONNECTION_FIELDS[self.input_name][1]
             return UserError(
-                f"No {what} was given: the {self.input_name} input is empty and the "
-                f"{DISPLAY_NAME[AWS]} (awsConnection) has no {label}.",
+                f"Neither the {self.input_name} input nor the {DISPLAY_NAME[AWS]} (awsConnection) gives {what}.",
                 f"Set the connection's {label} (Project settings > Service connections > the connection > Edit), "
                 f"or the task's {self.input_name} input, e.g. {example}.",
             )
