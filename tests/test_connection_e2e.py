@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from test_cli import aws, awswif  # noqa: F401 (aws: a fixture)
 from test_e2e import SECRET_NAMES, caller_identity
 
 from awswif.trust import trust_policy
@@ -155,3 +156,33 @@ def test_an_azure_rm_run_without_role_still_says_the_input_is_empty(issuer: Issu
     run = run_launcher(source_task_dir, agent_environment(issuer, sts, source_task_dir, roleArn=""))
     assert run.view.errors == ["The roleArn input is empty. Set it to the IAM role to assume, e.g. "
                                "arn:aws:iam::123456789012:role/deploy."]
+
+
+@pytest.mark.usefixtures("aws")
+def test_setup_for_an_aws_connection_then_a_run_with_it(issuer: Issuer, sts: Sts, source_task_dir: Path) -> None:
+    """The README's path: `awswif setup --connection-type aws` creates the provider and role (in
+    moto's IAM), its Role ARN goes into the connection, and a run with that connection assumes
+    it (the STS stand-in enforcing the trust policy setup wrote)."""
+    code, out, err = awswif("setup", "--connection-type", "aws", "--organization-id", issuer.organization_id,
+                            "--organization", "contoso", "--project", "infra", "--connection", issuer.connection_name,
+                            "--role-name", "aws-connection")
+    assert code == 0, err
+    prefix = f"Role ARN for the AWS connection ({issuer.connection_name}): "
+    (line,) = [line for line in out.splitlines() if line.startswith(prefix)]
+    role_arn = line[len(prefix):]
+    assert role_arn == f"arn:aws:iam::{ACCOUNT}:role/aws-connection"
+    import boto3
+
+    written = boto3.client("iam", region_name="us-east-1").get_role(RoleName="aws-connection")["Role"]
+    sts.add_role(role_arn, written["AssumeRolePolicyDocument"])
+
+    endpoint = aws_endpoint(issuer, roleArn=role_arn, region="eu-west-1")
+    run = run_launcher(source_task_dir, aws_connection_environment(issuer, sts, source_task_dir, endpoint))
+    assert run.view.result == "Succeeded", run.stdout
+    assert run.view.variables["AWS_ASSUMED_ROLE_ARN"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/aws-connection/azp-infra-4711"
+
+    # A connection of another name presents another subject: the same role refuses it.
+    issuer.connection_name = "aws-other"
+    run = run_launcher(source_task_dir, aws_connection_environment(issuer, sts, source_task_dir, endpoint))
+    assert run.view.result == "Failed" and "trust policy does not admit the token" in run.view.errors[0]
+    assert "sub=sc://contoso/infra/aws-other" in run.view.errors[0]
