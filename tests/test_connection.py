@@ -395,3 +395,26 @@ def test_trust_policy_for_an_aws_connection_builds_the_subject_from_names() -> N
 def test_trust_policy_for_an_aws_connection_refuses_what_cannot_match(flags: list[str], message: str) -> None:
     code, out, err = awswif("trust-policy", "--connection-type", "aws", *flags, "--format", "terraform")
     assert code == 1 and out == "" and message in err
+
+
+def test_the_readme_connection_file_is_what_the_type_and_the_task_read() -> None:
+    """README's `az devops service-endpoint create` file: the contributed type, its no-secret scheme,
+    data the form would accept, and, passed to a task as the agent does, the settings a run uses."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## AWS (workload identity federation) service connection"):]
+    document = json.loads(re.search(r"```json\n(.*?)```", section, re.S)[1])  # type: ignore[index]
+    properties = endpoint_type()["properties"]
+    assert document["type"] == properties["name"]
+    assert document["authorization"] == {"scheme": "None", "parameters": {}}
+    assert document["url"] == properties["url"]["value"]
+    fields = {d["id"]: d for d in properties["inputDescriptors"]}
+    assert set(document["data"]) <= set(fields)
+    for key, value in document["data"].items():
+        assert browser_matches(fields[key]["validation"]["pattern"], [value]) == [True], key
+    endpoint = {**document, "id": CONNECTION_ID}
+    env = {**BASE, **endpoint_environment(endpoint), "INPUT_CONNECTIONTYPE": "aws", "INPUT_AWSCONNECTION": CONNECTION_ID}
+    inputs = read(env)
+    assert (inputs.role_arn, inputs.region, inputs.duration_seconds) == (
+        document["data"]["roleArn"], document["data"]["region"], int(document["data"]["durationSeconds"]))
+    assert f"--connection-type aws --organization-id <organization id> \\\n  --organization contoso --project infra " \
+           f"--connection {document['name']}" in section
