@@ -61,11 +61,13 @@ def azure_rm_endpoint(issuer: Issuer) -> dict[str, Any]:
 
 
 def aws_endpoint(issuer: Issuer, **data: str) -> dict[str, Any]:
-    """An AWS (workload identity federation) connection as the job message carries it: the type,
-    hidden URL and fields vss-extension.json declares; the fields in `data` (what the connection
-    form's inputDescriptors fill); the no-secret scheme ms.vss-endpoint.endpoint-auth-scheme-none,
-    whose name is "None" and which has no parameters (learn.microsoft.com, "Service endpoint
-    authentication schemes")."""
+    """An AWS (workload identity federation) connection as the job message carries it: the type and
+    hidden URL vss-extension.json declares; in `data`, the values of the type's own inputDescriptors
+    (inputs "in addition to name, URL and the auth. parameters" are stored as the endpoint's data,
+    as Azure Classic's subscriptionId: microsoft/vsts-rm-extensions docs/authoring/endpoints,
+    "Customizing service endpoints"); an empty field may be missing or empty; and the no-secret scheme
+    ms.vss-endpoint.endpoint-auth-scheme-none, named "None", with no parameters (learn.microsoft.com,
+    "Service endpoint authentication schemes")."""
     return {"id": issuer.connection_id, "name": issuer.connection_name, "type": "AwsWif",
             "url": "https://sts.amazonaws.com/", "authorization": {"parameters": {}, "scheme": "None"},
             "data": data, "isReady": True}
