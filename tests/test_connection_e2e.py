@@ -62,7 +62,7 @@ def test_the_connection_gives_role_region_and_duration(issuer: Issuer, sts: Sts,
     assert run.view.variables["AWS_REGION"] == run.view.variables["AWS_DEFAULT_REGION"] == "eu-central-1"
     assert 7200 - 120 < expires_in(run.view.variables) <= 7200
     assert set(SECRET_NAMES) <= run.view.secret_variables
-    assert run.view.output_variables["AWS_SESSION_TOKEN"] == run.view.variables["AWS_SESSION_TOKEN"]
+    assert run.view.output_variables["awsRegion"] == "eu-central-1"
     assert "AWS (workload identity federation) connection" in run.stdout
     assert "Role ARN, Default region, Session duration" in run.stdout
     # The Entra migration concerns Azure Resource Manager connections only.
