@@ -93,6 +93,27 @@ BAD_PART_CHARS = re.compile(r"[\s#^\[\]<>?]")
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 TASK_CONTRIBUTION = "ms.vss-distributed-task.task"
+ENDPOINT_TYPE_CONTRIBUTION = "ms.vss-endpoint.service-endpoint-type"
+ENDPOINT_TYPES_TARGET = "ms.vss-endpoint.endpoint-types"
+# The authentication schemes Azure DevOps accepts in a contributed connection type: a closed set
+# (Azure DevOps Server 2022, Microsoft.Azure.DevOps.ServiceEndpoints.Core.Server
+# EndpointContributionValidator.ValidAuthSchemes; a type with any other scheme is refused on upload).
+ENDPOINT_AUTH_SCHEMES = {
+    "ms.vss-endpoint.endpoint-auth-scheme-azure-cert", "ms.vss-endpoint.endpoint-auth-scheme-azure-storage",
+    "ms.vss-endpoint.endpoint-auth-scheme-basic", "ms.vss-endpoint.endpoint-auth-scheme-jwt",
+    "ms.vss-endpoint.endpoint-auth-scheme-cert", "ms.vss-endpoint.endpoint-auth-scheme-workload-identity-federation",
+    "ms.vss-endpoint.endpoint-auth-scheme-service-principal",
+    "ms.vss-endpoint.endpoint-auth-scheme-managed-service-identity",
+    "ms.vss-endpoint.endpoint-auth-scheme-publishprofile", "ms.vss-endpoint.endpoint-auth-scheme-token",
+    "ms.vss-endpoint.endpoint-auth-scheme-none", "ms.vss-endpoint.endpoint-auth-scheme-oauth2",
+    "ms.vss-endpoint.endpoint-auth-scheme-kubernetes", "ms.vss-endpoint.endpoint-auth-scheme-jiraconnectapp",
+    "ms.vss-endpoint.endpoint-auth-scheme-installationtoken",
+}
+# Connection types task.json may name (connectedService:<type>) that Azure DevOps itself provides.
+BUILT_IN_ENDPOINT_TYPES = {"AzureRM"}
+# The AWS connection type and the fields of its data that python/awswif/connection.py reads.
+AWS_ENDPOINT_TYPE = "AwsWif"
+AWS_ENDPOINT_FIELDS = ("roleArn", "region", "durationSeconds")
 
 
 class BuildError(Exception):
@@ -138,7 +159,7 @@ def read_sources(publisher: Optional[str] = None) -> Sources:
     if len(folders) != 1 or not folders[0]:
         raise BuildError("vss-extension.json must have exactly one task contribution with properties.name.")
     sources = Sources(manifest, task, folders[0])
-    problems = manifest_problems(manifest) + task_problems(task, TASK_SOURCE)
+    problems = manifest_problems(manifest) + task_problems(task, TASK_SOURCE) + endpoint_problems(manifest, task)
     if sources.task_version != manifest.get("version"):
         problems.append(
             f"the extension version {manifest.get('version')} and task.json's version {sources.task_version} "
@@ -171,6 +192,93 @@ def manifest_problems(manifest: dict[str, Any]) -> list[str]:
         problems.append("vss-extension.json: at least one contribution is required")
     if len(ids) != len(set(ids)):
         problems.append("vss-extension.json: contribution ids must be unique")
+    return problems
+
+
+def endpoint_problems(manifest: dict[str, Any], task: dict[str, Any]) -> list[str]:
+    """The connection types the extension contributes, checked as Azure DevOps reads them on upload
+    (Azure DevOps Server 2022: ServiceEndpointContributionExtensions.ToServiceEndpointType and
+    EndpointContributionValidator), and against the task that uses them. tfx-cli checks none of it."""
+    problems = []
+    types: dict[str, dict[str, Any]] = {}
+    for contribution in manifest.get("contributions", []):
+        if contribution.get("type") != ENDPOINT_TYPE_CONTRIBUTION:
+            continue
+        where = f"vss-extension.json: connection type contribution '{contribution.get('id')}'"
+        properties = contribution.get("properties") or {}
+        if contribution.get("targets") != [ENDPOINT_TYPES_TARGET]:
+            problems.append(f"{where}: targets must be [\"{ENDPOINT_TYPES_TARGET}\"]")
+        name = str(properties.get("name", ""))
+        if not re.match(r"^[A-Za-z][A-Za-z0-9_-]*$", name):
+            problems.append(f"{where}: properties.name must be a name such as {AWS_ENDPOINT_TYPE}")
+        if name in types:
+            problems.append(f"{where}: the connection type name {name} is contributed twice")
+        types[name] = properties
+        if not str(properties.get("displayName", "")).strip():
+            problems.append(f"{where}: properties.displayName is missing")
+        url = properties.get("url")
+        value = url.get("value") if isinstance(url, dict) else url
+        # Azure DevOps requires a URL on every connection: a hidden one must come with its value.
+        if not isinstance(value, str) or not re.match(r"^https?://[^\s/]+", value):
+            problems.append(f"{where}: properties.url needs an absolute http(s) value (a connection must have a URL)")
+        problems += _descriptor_problems(properties.get("inputDescriptors", []), where)
+        schemes = properties.get("authenticationSchemes") or []
+        if not schemes:
+            problems.append(f"{where}: at least one authentication scheme is required")
+        for scheme in schemes:
+            if str(scheme.get("type", "")).lower() not in ENDPOINT_AUTH_SCHEMES:
+                problems.append(f"{where}: authentication scheme '{scheme.get('type')}' is not one Azure DevOps "
+                                "accepts (e.g. ms.vss-endpoint.endpoint-auth-scheme-none)")
+            problems += _descriptor_problems(scheme.get("inputDescriptors", []), where)
+    for spec in task.get("inputs", []):
+        kind = str(spec.get("type", ""))
+        if kind.startswith("connectedService:"):
+            wanted = kind.split(":", 1)[1]
+            if wanted not in BUILT_IN_ENDPOINT_TYPES and wanted not in types:
+                problems.append(f"task.json: input {spec.get('name')} wants connection type {wanted}, which "
+                                "vss-extension.json does not contribute")
+    aws = types.get(AWS_ENDPOINT_TYPE)
+    if aws is not None:
+        problems += _aws_endpoint_problems(aws)
+    return problems
+
+
+def _descriptor_problems(descriptors: list[dict[str, Any]], where: str) -> list[str]:
+    problems = []
+    ids = [d.get("id") for d in descriptors]
+    if len(ids) != len(set(ids)):
+        problems.append(f"{where}: input descriptor ids must be unique")
+    for descriptor in descriptors:
+        if not descriptor.get("id") or not descriptor.get("name"):
+            problems.append(f"{where}: every input descriptor needs an id and a name")
+        values = descriptor.get("values")
+        if isinstance(values, dict) and not values.get("inputId"):
+            problems.append(f"{where}: input {descriptor.get('id')}: values needs an inputId")
+        pattern = (descriptor.get("validation") or {}).get("pattern")
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                problems.append(f"{where}: input {descriptor.get('id')}: validation pattern does not compile ({exc})")
+    return problems
+
+
+def _aws_endpoint_problems(properties: dict[str, Any]) -> list[str]:
+    where = f"vss-extension.json: connection type {AWS_ENDPOINT_TYPE}"
+    problems = []
+    fields = {d.get("id"): d for d in properties.get("inputDescriptors", [])}
+    for name in AWS_ENDPOINT_FIELDS:
+        if name not in fields:
+            problems.append(f"{where}: the input {name} is missing (the task reads it from the connection)")
+        elif fields[name].get("isConfidential"):
+            problems.append(f"{where}: the input {name} must not be confidential (it is no secret)")
+    role = (fields.get("roleArn") or {}).get("validation") or {}
+    if "roleArn" in fields and not (role.get("isRequired") and role.get("pattern")):
+        problems.append(f"{where}: the roleArn input must be required and validated with a pattern")
+    for scheme in properties.get("authenticationSchemes") or []:
+        if scheme.get("type") != "ms.vss-endpoint.endpoint-auth-scheme-none" or scheme.get("inputDescriptors"):
+            problems.append(f"{where}: its only authentication scheme is ms.vss-endpoint.endpoint-auth-scheme-none "
+                            "with no inputs: the connection stores no secret")
     return problems
 
 

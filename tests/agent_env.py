@@ -8,6 +8,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 from agent_model import Job, env_name
 from fakes import Issuer, Sts
@@ -15,6 +16,51 @@ from fakes import Issuer, Sts
 ACCOUNT = "123456789012"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/deploy"
 NODE = shutil.which("node")
+
+
+def endpoint_environment(endpoint: dict[str, Any]) -> dict[str, str]:
+    """The variables the agent gives a Node task for one service endpoint of the job, as
+    Handler.AddEndpointsToEnvironment writes them (microsoft/azure-pipelines-agent,
+    src/Agent.Worker/Handlers/Handler.cs): the key is the endpoint id as Guid.ToString() gives it
+    (lower case, not upper-cased); the auth object and the data as compact JSON (JsonUtility keeps
+    dictionary keys as they are); scheme and parameters only when there is a scheme; each parameter
+    and data key in env-variable form."""
+    key = str(endpoint["id"]).lower()
+    env = {f"ENDPOINT_URL_{key}": endpoint.get("url", "")}
+    authorization = endpoint.get("authorization")
+    env[f"ENDPOINT_AUTH_{key}"] = json.dumps(authorization, separators=(",", ":")) if authorization else "null"
+    if authorization and authorization.get("scheme") is not None:
+        env[f"ENDPOINT_AUTH_SCHEME_{key}"] = authorization["scheme"]
+        for name, value in (authorization.get("parameters") or {}).items():
+            env[f"ENDPOINT_AUTH_PARAMETER_{key}_{env_name(name)}"] = value
+    data = endpoint.get("data")
+    env[f"ENDPOINT_DATA_{key}"] = json.dumps(data, separators=(",", ":")) if data is not None else "null"
+    for name, value in (data or {}).items():
+        env[f"ENDPOINT_DATA_{key}_{env_name(name)}"] = value
+    return env
+
+
+def azure_rm_endpoint(issuer: Issuer) -> dict[str, Any]:
+    """An Azure Resource Manager connection with workload identity federation, as the job message
+    carries it."""
+    return {"id": issuer.connection_id, "name": issuer.connection_name, "type": "azurerm",
+            "url": "https://management.azure.com/",
+            "authorization": {"parameters": {"serviceprincipalid": "app", "tenantid": issuer.tenant_id},
+                              "scheme": "WorkloadIdentityFederation"},
+            "data": {"subscriptionId": "00000000-0000-0000-0000-000000000000", "environment": "AzureCloud"}}
+
+
+def aws_endpoint(issuer: Issuer, **data: str) -> dict[str, Any]:
+    """An AWS (workload identity federation) connection as the job message carries it: the type and
+    hidden URL vss-extension.json declares; in `data`, the values of the type's own inputDescriptors
+    (inputs "in addition to name, URL and the auth. parameters" are stored as the endpoint's data,
+    as Azure Classic's subscriptionId: microsoft/vsts-rm-extensions docs/authoring/endpoints,
+    "Customizing service endpoints"); an empty field may be missing or empty; and the no-secret scheme
+    ms.vss-endpoint.endpoint-auth-scheme-none, named "None", with no parameters (learn.microsoft.com,
+    "Service endpoint authentication schemes")."""
+    return {"id": issuer.connection_id, "name": issuer.connection_name, "type": "AwsWif",
+            "url": "https://sts.amazonaws.com/", "authorization": {"parameters": {}, "scheme": "None"},
+            "data": data, "isReady": True}
 
 
 def agent_environment(issuer: Issuer, sts: Sts | None, task_dir: Path, python_bin: Path | None = None,
@@ -40,13 +86,7 @@ def agent_environment(issuer: Issuer, sts: Sts | None, task_dir: Path, python_bi
         "ENDPOINT_AUTH_PARAMETER_SYSTEMVSSCONNECTION_ACCESSTOKEN": issuer.access_token,
         "SECRET_SYSTEM_ACCESSTOKEN": issuer.access_token,
         "VSTS_SECRET_VARIABLES": json.dumps(["System.AccessToken"]),
-        f"ENDPOINT_URL_{issuer.connection_id.upper()}": "https://management.azure.com/",
-        f"ENDPOINT_AUTH_{issuer.connection_id.upper()}": json.dumps(
-            {"parameters": {"serviceprincipalid": "app", "tenantid": issuer.tenant_id}, "scheme": "WorkloadIdentityFederation"}
-        ),
-        f"ENDPOINT_AUTH_SCHEME_{issuer.connection_id.upper()}": "WorkloadIdentityFederation",
-        f"ENDPOINT_AUTH_PARAMETER_{issuer.connection_id.upper()}_TENANTID": issuer.tenant_id,
-        f"ENDPOINT_DATA_{issuer.connection_id.upper()}_SUBSCRIPTIONID": "00000000-0000-0000-0000-000000000000",
+        **endpoint_environment(azure_rm_endpoint(issuer)),
     }
     values: dict[str, str | None] = {"serviceConnection": issuer.connection_id, "roleArn": ROLE_ARN,
                                       "region": "eu-west-1"}
@@ -59,4 +99,19 @@ def agent_environment(issuer: Issuer, sts: Sts | None, task_dir: Path, python_bi
     for name, value in Job().task_inputs(task_dir, given).items():
         if values.get(name, "") is not None:
             env[f"INPUT_{env_name(name)}"] = value
+    return env
+
+
+def aws_connection_environment(issuer: Issuer, sts: Sts | None, task_dir: Path, endpoint: dict[str, Any],
+                               python_bin: Path | None = None, **inputs: str | None) -> dict[str, str]:
+    """The same job with connectionType: aws: the task names the AWS connection in awsConnection,
+    the agent passes that endpoint (and not the Azure one), and roleArn/region are left to the
+    connection unless given in `inputs`."""
+    values: dict[str, str | None] = {"serviceConnection": None, "roleArn": None, "region": None,
+                                     "connectionType": "aws", "awsConnection": str(endpoint["id"])}
+    values.update(inputs)
+    env = agent_environment(issuer, sts, task_dir, python_bin, **values)
+    azure = endpoint_environment(azure_rm_endpoint(issuer))
+    env = {k: v for k, v in env.items() if k not in azure}
+    env.update(endpoint_environment(endpoint))
     return env

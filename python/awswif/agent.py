@@ -86,15 +86,29 @@ class Agent:
     def env(self, name: str) -> str:
         return self._env.get(name, "").strip()
 
+    def _endpoint_variable(self, name: str) -> str:
+        # The agent names endpoint variables with the connection id as Guid.ToString() gives it, in
+        # lower case (Agent.Worker/Handlers/Handler.cs, AddEndpointsToEnvironment), and only the key
+        # part upper-cased; Windows upper-cases every name. Match without regard to case.
+        value = self._env.get(name)
+        if value is not None:
+            return value
+        upper = name.upper()
+        return next((v for k, v in self._env.items() if k.upper() == upper), "")
+
     def endpoint_auth_parameter(self, endpoint_id: str, key: str) -> str:
-        return self._env.get(f"ENDPOINT_AUTH_PARAMETER_{mangle(endpoint_id)}_{mangle(key)}", "")
+        return self._endpoint_variable(f"ENDPOINT_AUTH_PARAMETER_{endpoint_id}_{mangle(key)}")
+
+    def endpoint_data(self, endpoint_id: str, key: str) -> str:
+        """A value of the connection's `data` (the fields its type asks for besides credentials)."""
+        return self._endpoint_variable(f"ENDPOINT_DATA_{endpoint_id}_{mangle(key)}").strip()
 
     def endpoint_auth_scheme(self, endpoint_id: str) -> str:
-        scheme = self._env.get(f"ENDPOINT_AUTH_SCHEME_{mangle(endpoint_id)}", "")
+        scheme = self._endpoint_variable(f"ENDPOINT_AUTH_SCHEME_{endpoint_id}")
         if scheme:
             return scheme
         try:
-            auth = json.loads(self._env.get(f"ENDPOINT_AUTH_{mangle(endpoint_id)}", "") or "{}")
+            auth = json.loads(self._endpoint_variable(f"ENDPOINT_AUTH_{endpoint_id}") or "{}")
         except ValueError:
             return ""
         return str(auth.get("scheme", "")) if isinstance(auth, dict) else ""

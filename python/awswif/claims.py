@@ -102,7 +102,8 @@ def read_claims(token: str, *, now: datetime, organization_id: Optional[str] = N
             f"The OIDC token's issuer '{issuer}' is neither the Azure DevOps issuer "
             "(https://vstoken.dev.azure.com/<organization id>) nor the Microsoft Entra issuer "
             "(https://login.microsoftonline.com/<tenant id>/v2.0).",
-            "Use an Azure Resource Manager service connection with workload identity federation.",
+            "Use an Azure Resource Manager service connection with workload identity federation, or an "
+            "AWS (workload identity federation) connection.",
         )
     family, issuer_id = known
     if family == AZURE_DEVOPS and organization_id and issuer_id != organization_id.lower():

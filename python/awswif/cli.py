@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Optional, TextIO
 
 from .agent import neutralize
+from .connection import AWS, AZURE_RM
 from .errors import UserError
 from .trust import azure_devops_issuer, azure_devops_subject, entra_issuer
 from .trust_formats import FORMATS, TrustSpec, render
@@ -29,6 +30,10 @@ def _parser() -> argparse.ArgumentParser:
     commands.required = True
 
     def trust_arguments(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--connection-type", choices=(AZURE_RM, AWS), default=AZURE_RM,
+                             help="the task's connectionType: azureRM (default), or aws for an AWS (workload "
+                             "identity federation) connection, whose tokens always have the Azure DevOps issuer "
+                             "and the subject sc://<organization>/<project>/<connection>")
         issuer = command.add_argument_group("the token's issuer (one of)")
         issuer.add_argument("--organization-id", help="Azure DevOps issuer: the organization id "
                             "($(System.CollectionId), or the VisualStudioOnline-<hex> resource group name)")
@@ -66,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def trust_spec(args: argparse.Namespace, account_id: Optional[str] = None) -> TrustSpec:
     """The issuer and subjects from the flags, in whichever form the user has them."""
+    if args.connection_type == AWS:
+        _check_aws_connection_flags(args)
     if bool(args.organization_id) == bool(args.tenant_id):
         raise UserError("Give exactly one of --organization-id (Azure DevOps issuer) and --tenant-id (Entra issuer).",
                         "The task's log shows which issuer your connection's tokens carry.")
@@ -104,6 +111,24 @@ def trust_spec(args: argparse.Namespace, account_id: Optional[str] = None) -> Tr
                      role_name=args.role_name, managed_policy_arns=args.managed_policy_arn,
                      max_session_duration=args.max_session_duration,
                      existing_provider=bool(getattr(args, "existing_provider", False)))
+
+
+def _check_aws_connection_flags(args: argparse.Namespace) -> None:
+    """An AWS connection is an extension-contributed type: Azure DevOps issues its tokens itself, so
+    the issuer is always https://vstoken.dev.azure.com/<organization id> and the subject is built
+    from names; there is no Entra issuer to migrate to."""
+    if args.tenant_id or not args.organization_id:
+        raise UserError("--connection-type aws needs --organization-id (and no --tenant-id).",
+                        "An AWS connection's tokens always come from the Azure DevOps issuer "
+                        "https://vstoken.dev.azure.com/<organization id>.")
+    if not args.connection and not args.subject:
+        raise UserError("--connection-type aws needs --organization, --project and --connection.",
+                        "They make the subject sc://<organization>/<project>/<connection>, exactly as the "
+                        "connection's tokens carry it.")
+    for subject in args.subject:
+        if not re.fullmatch(r"sc://[^/]+/[^/]+/.+", subject):
+            raise UserError(f"'{subject}' is not an AWS connection's subject.",
+                            "It has the form sc://<organization>/<project>/<connection name>.")
 
 
 def _read_token(source: str, stdin: TextIO) -> str:
@@ -161,5 +186,9 @@ def _setup(args: argparse.Namespace, out: TextIO) -> int:
         return 1
     if not plan.changes:
         out.write("Nothing to change.\n")
-    out.write(f"roleArn for AwsWifAssume@1: {plan.role_arn}\n")
+    if args.connection_type == AWS:
+        names = ", ".join(args.connection) or ", ".join(args.subject)
+        out.write(f"Role ARN for the AWS connection ({names}): {plan.role_arn}\n")
+    else:
+        out.write(f"roleArn for AwsWifAssume@1: {plan.role_arn}\n")
     return 0

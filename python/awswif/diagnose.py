@@ -48,7 +48,8 @@ def explain(refusal: StsRefused, claims: TokenClaims, role_arn: str, account_id:
     if code == "ValidationError" and ("duration" in lowered or "maxsessionduration" in lowered):
         return UserError(
             f"AWS STS rejected the session duration: {message}",
-            "Lower the durationSeconds input, or raise the role's maximum session duration in IAM.",
+            "Lower the durationSeconds input (or the AWS connection's session duration), or raise the role's "
+            "maximum session duration in IAM.",
         )
     if code == "RegionDisabledException":
         return UserError(

@@ -10,6 +10,7 @@ from typing import Optional
 from urllib.parse import urlsplit
 
 from .agent import Agent
+from .connection import AZURE_RM, Connection, Setting, read_connection
 from .errors import UserError
 
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -44,18 +45,26 @@ class TaskInputs:
     credentials_folder: Optional[str] = None
     # Whether the credentials also leave the job as secret output variables.
     output_credentials: bool = False
+    # Which connection (type, the input naming it, what it supplied): messages say which one to fix.
+    connection: Connection = field(default_factory=lambda: Connection(AZURE_RM, "serviceConnection", ""))
 
 
 def read_inputs(agent: Agent) -> TaskInputs:
-    role_arn, account_id, partition = _role_arn(agent.input("roleArn"))
-    region = _region(agent.input("region"), partition)
+    # The connection first: an AWS connection supplies roleArn, region and durationSeconds when the
+    # task leaves them empty.
+    connection = read_connection(agent)
+    role = connection.setting(agent, "roleArn")
+    role_arn, account_id, partition = _role_arn(role.value, role)
+    region_setting = connection.setting(agent, "region")
+    region = _region(region_setting.value, partition, region_setting)
     return TaskInputs(
-        connection_id=_connection_id(agent),
+        connection_id=connection.id,
         role_arn=role_arn,
         account_id=account_id,
         region=region,
         session_name=_session_name(agent),
-        duration_seconds=_int_input(agent, "durationSeconds", DURATION_DEFAULT, DURATION_MIN, DURATION_MAX),
+        duration_seconds=_int_input(agent, "durationSeconds", DURATION_DEFAULT, DURATION_MIN, DURATION_MAX,
+                                    connection.setting(agent, "durationSeconds")),
         sts_endpoint=_sts_endpoint(agent),
         timeout_seconds=_int_input(agent, "timeoutSeconds", TIMEOUT_DEFAULT, TIMEOUT_MIN, TIMEOUT_MAX),
         oidc_request_uri=_oidc_request_uri(agent),
@@ -63,33 +72,14 @@ def read_inputs(agent: Agent) -> TaskInputs:
         access_token=_access_token(agent),
         credentials_folder=_credentials_folder(agent),
         output_credentials=_boolean_input(agent, "outputCredentials"),
+        connection=connection,
     )
 
 
-def _connection_id(agent: Agent) -> str:
-    value = agent.input("serviceConnection")
+def _role_arn(value: str, setting: Optional[Setting] = None) -> tuple[str, str, str]:
+    setting = setting or Setting("roleArn", value)
     if not value:
-        raise UserError(
-            "The serviceConnection input is empty.",
-            "Set it to the name of an Azure Resource Manager service connection that uses workload "
-            "identity federation (the agent passes its id to the task).",
-        )
-    if not GUID.match(value):
-        raise UserError(
-            f"The serviceConnection input is '{value}', not a service connection id.",
-            "Name the connection directly in the task (serviceConnection: my-connection) so that Azure "
-            "DevOps resolves and authorises it before the job starts; a name built from a runtime "
-            "variable is never resolved.",
-        )
-    return value.lower()
-
-
-def _role_arn(value: str) -> tuple[str, str, str]:
-    if not value:
-        raise UserError(
-            "The roleArn input is empty.",
-            "Set it to the IAM role to assume, e.g. arn:aws:iam::123456789012:role/deploy.",
-        )
+        raise setting.empty("the IAM role to assume", "arn:aws:iam::123456789012:role/deploy")
     match = ROLE_ARN.match(value)
     if match and 20 <= len(value) <= 2048:
         return value, match["account"], match["partition"]
@@ -101,15 +91,16 @@ def _role_arn(value: str) -> tuple[str, str, str]:
     elif re.match(r"^arn:[\w-]+:iam::\d{12}:(user|group|policy|oidc-provider)/", value):
         hint = "That ARN names an IAM user, group, policy or provider, not a role: " \
             "use arn:aws:iam::<account>:role/<name>."
-    raise UserError(f"The roleArn input '{value}' is not an IAM role ARN.", hint)
+    raise UserError(f"The {setting.source} '{value}' is not an IAM role ARN.", hint)
 
 
-def _region(value: str, partition: str) -> str:
+def _region(value: str, partition: str, setting: Optional[Setting] = None) -> str:
+    setting = setting or Setting("region", value)
     if not value:
-        raise UserError("The region input is empty.", "Set it to the AWS region to use, e.g. eu-west-1.")
+        raise setting.empty("the AWS region to use", "eu-west-1")
     if not REGION.match(value):
         raise UserError(
-            f"The region input '{value}' is not an AWS region code.",
+            f"The {setting.source} '{value}' is not an AWS region code.",
             "Use a code such as eu-west-1, us-east-2 or ap-southeast-2 (lower case, no spaces).",
         )
     prefix = _PARTITION_REGION_PREFIX.get(partition)
@@ -118,7 +109,7 @@ def _region(value: str, partition: str) -> str:
     )
     if not in_partition:
         raise UserError(
-            f"The region '{value}' is not in the role's partition '{partition}'.",
+            f"The region '{value}' (from the {setting.source}) is not in the role's partition '{partition}'.",
             "Use a region of the role's partition (aws-cn: cn-*, aws-us-gov: us-gov-*, aws: the others).",
         )
     return value
@@ -148,8 +139,9 @@ def default_session_name(project: str, run_id: str) -> str:
     return "-".join(p for p in ("azp", proj, run) if p)
 
 
-def _int_input(agent: Agent, name: str, default: int, low: int, high: int) -> int:
-    raw = agent.input(name)
+def _int_input(agent: Agent, name: str, default: int, low: int, high: int, setting: Optional[Setting] = None) -> int:
+    setting = setting or Setting(name, agent.input(name))
+    raw = setting.value
     if not raw:
         return default
     try:
@@ -158,7 +150,7 @@ def _int_input(agent: Agent, name: str, default: int, low: int, high: int) -> in
         value = None
     if value is None or not low <= value <= high:
         raise UserError(
-            f"The {name} input '{raw}' is not valid.", f"Use a whole number of seconds from {low} to {high}."
+            f"The {setting.source} '{raw}' is not valid.", f"Use a whole number of seconds from {low} to {high}."
         )
     return value
 

@@ -41,13 +41,15 @@ def request_token(
     network: Network = DIRECT,
     *,
     backoff: Backoff = TOKEN_BACKOFF,
+    connection_input: str = "serviceConnection",
 ) -> str:
-    """POST to System.OidcRequestUri for a token of this service connection."""
+    """POST to System.OidcRequestUri for a token of this service connection (`connection_input`
+    names the task input that chose it, for the messages)."""
     host = urlsplit(request_uri).hostname or request_uri
     last = ""
     for attempt in range(1, backoff.attempts + 1):
         try:
-            return _attempt(http, request_uri, access_token, connection_id, deadline, network)
+            return _attempt(http, request_uri, access_token, connection_id, deadline, network, connection_input)
         except _Transient as problem:
             last = str(problem)
             wait = max(backoff.delay(attempt), problem.retry_after or 0.0)
@@ -64,7 +66,7 @@ def request_token(
 
 def _attempt(
     http: requests.Session, request_uri: str, access_token: str, connection_id: str, deadline: Deadline,
-    network: Network,
+    network: Network, connection_input: str = "serviceConnection",
 ) -> str:
     try:
         response = http.post(
@@ -107,7 +109,7 @@ def _attempt(
         return _token_from(body, response.headers.get("Content-Type", ""))
     if status in _TRANSIENT_STATUS:
         raise _Transient(f"HTTP {status}{_server_message(body)}", _retry_after(response.headers.get("Retry-After")))
-    raise _refusal(status, body, connection_id)
+    raise _refusal(status, body, connection_id, connection_input)
 
 
 def _read_capped(response: requests.Response) -> bytes:
@@ -141,7 +143,7 @@ def _token_from(body: bytes, content_type: str) -> str:
     return token.strip()
 
 
-def _refusal(status: int, body: bytes, connection_id: str) -> UserError:
+def _refusal(status: int, body: bytes, connection_id: str, connection_input: str = "serviceConnection") -> UserError:
     message = _server_message(body)
     if 300 <= status < 400:
         return UserError(
@@ -157,14 +159,16 @@ def _refusal(status: int, body: bytes, connection_id: str) -> UserError:
         return UserError(
             f"Azure DevOps refused a token for service connection {connection_id}: "
             f"the job does not reference it{message}.",
-            "Name the connection literally in this task's serviceConnection input (not through a runtime "
+            f"Name the connection literally in this task's {connection_input} input (not through a runtime "
             "variable), and allow the pipeline to use it: Project settings > Service connections > the "
             "connection > Security > Pipeline permissions.",
         )
     if status == 400:
+        kind = "an AWS (workload identity federation)" if connection_input == "awsConnection" else \
+            "a workload identity federation"
         return UserError(
             f"Azure DevOps rejected the token request (HTTP 400){message}.",
-            "Check that the serviceConnection input names a workload identity federation service connection.",
+            f"Check that the {connection_input} input names {kind} service connection.",
         )
     if status == 401:
         return UserError(

@@ -15,6 +15,7 @@ from . import diagnose, oidc, sts
 from .agent import Agent
 from .background import Background
 from .claims import TokenClaims
+from .connection import AZURE_RM
 from .credentials_file import credentials_path, write_credentials_file
 from .errors import UserError
 from .inputs import TaskInputs, read_inputs
@@ -56,6 +57,7 @@ def main(agent: Agent, version: str) -> int:
 
 def run(agent: Agent, version: str) -> None:
     inputs = read_inputs(agent)
+    agent.log(inputs.connection.describe())
     network = read_network(agent)
     deadline = Deadline(inputs.timeout_seconds)
     watchdog = Watchdog(inputs.timeout_seconds, lambda phase: _timed_out(agent, inputs, phase))
@@ -78,7 +80,8 @@ def _obtain_credentials(
         def fresh_token() -> tuple[str, TokenClaims]:
             watchdog.phase = "waiting for the OIDC token from Azure DevOps"
             token = oidc.request_token(
-                http, inputs.oidc_request_uri, inputs.access_token, inputs.connection_id, deadline, agent.log, network
+                http, inputs.oidc_request_uri, inputs.access_token, inputs.connection_id, deadline, agent.log, network,
+                connection_input=inputs.connection.input_name,
             )
             agent.set_secret(token)
             return token, token_claims.read_claims(
@@ -121,7 +124,8 @@ def _timed_out(agent: Agent, inputs: TaskInputs, phase: str) -> None:
 
 
 def _issuer_advice(agent: Agent, inputs: TaskInputs, claims: TokenClaims) -> None:
-    if claims.azure_devops_issuer:
+    # Only Azure Resource Manager connections move to the Entra issuer; AWS connections keep theirs.
+    if claims.azure_devops_issuer and inputs.connection.type == AZURE_RM:
         agent.log(
             f"Note: the Azure DevOps token issuer retires on {ISSUER_RETIREMENT} for Azure Resource Manager "
             "connections; after 'Update' on the connection, AWS needs an IAM OIDC provider for the Entra issuer "
