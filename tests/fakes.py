@@ -249,7 +249,10 @@ class Sts:
         self.roles: dict[str, Role] = {}
         self.sessions: dict[str, Session] = {}
         self.replies: list[Reply] = []
-        self.calls: list[dict[str, str]] = []
+        self.calls: list[dict[str, Any]] = []
+        # Tokens STS answers ExpiredTokenException for, whichever call brings them (a scripted fault
+        # that, unlike replies, does not depend on which concurrent call arrives first).
+        self.expired_tokens: set[str] = set()
         self.delay = 0.0
         self._server = _Server(self._handle, tls)
         self.url = self._server.url
@@ -304,6 +307,8 @@ class Sts:
             unverified = jwt.decode(token, options={"verify_signature": False})
         except jwt.PyJWTError:
             return self.error("InvalidIdentityToken", "The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)")
+        if token in self.expired_tokens:
+            return self.error("ExpiredTokenException", "Token expired: current date/time must be before the expiration date/time.")
         issuer = unverified.get("iss", "")
         provider = self.providers.get((account, issuer))
         if provider is None:

@@ -16,11 +16,12 @@ import pytest
 from awswif.trust import chained_trust_policy, trust_policy
 
 from conftest import ACCOUNT, NODE, ROLE_ARN, Run, agent_environment, run_launcher
-from fakes import Issuer, Sts
+from fakes import Issuer, Reply, Sts
 
 DIRECT_ACCOUNT, SPOKE_ACCOUNT = "210987654321", "333333333333"
 DIRECT_ARN = f"arn:aws:iam::{DIRECT_ACCOUNT}:role/direct"
 SPOKE_ARN = f"arn:aws:iam::{SPOKE_ACCOUNT}:role/spoke"
+OTHER_DIRECT_ARN = f"arn:aws:iam::{DIRECT_ACCOUNT}:role/other"
 SESSION = "azp-infra-4711"
 SECRET_NAMES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 ONE_FAMILY = pytest.mark.parametrize("issuer", ["azure-devops"], indirect=True)
@@ -31,6 +32,7 @@ def accounts(issuer: Issuer, sts: Sts) -> Sts:
     """The direct account trusts the connection through its own IAM OIDC provider; the spoke trusts the hub role."""
     sts.add_provider(DIRECT_ACCOUNT, issuer.issuer, issuer.jwks_url)
     sts.add_role(DIRECT_ARN, trust_policy(DIRECT_ACCOUNT, issuer.issuer, [issuer.subject]), max_session_duration=7200)
+    sts.add_role(OTHER_DIRECT_ARN, trust_policy(DIRECT_ACCOUNT, issuer.issuer, [issuer.subject]))
     sts.add_role(SPOKE_ARN, chained_trust_policy(ROLE_ARN), max_session_duration=7200)
     return sts
 
@@ -79,7 +81,6 @@ def test_three_accounts_serve_later_steps_through_the_files(issuer: Issuer, acco
                                                             tmp_path: Path) -> None:
     run = launch(issuer, accounts, task_dir, tmp_path)
     assert run.view.result == "Succeeded", run.stdout + run.stderr
-    print(run.stdout)
     variables = run.view.variables
 
     # The main role keeps today's variables; the files are plain variables.
@@ -164,7 +165,6 @@ def test_one_refused_profile_fails_the_whole_step(issuer: Issuer, accounts: Sts,
     run = launch(issuer, accounts, source_task_dir, tmp_path,
                  chainedProfiles=f"spoke={SPOKE_ARN}\nunrelated={other}")
     assert run.returncode == 0 and run.view.result == "Failed", run.stdout
-    print(run.stdout)
     assert len(run.view.errors) == 1
     error = run.view.errors[0]
     assert "could not assume 2 of 4 roles (prod, unrelated)" in error
@@ -238,3 +238,41 @@ def test_verify_credentials_is_off_by_default(issuer: Issuer, accounts: Sts, sou
     assert run.view.result == "Succeeded", run.stdout
     assert [c for c in accounts.calls if c["Action"] == "GetCallerIdentity"] == []
     run_post(source_task_dir, run)
+
+
+@ONE_FAMILY
+def test_an_expired_token_is_replaced_once_for_all_concurrent_profiles(issuer: Issuer, accounts: Sts,
+                                                                       source_task_dir: Path, tmp_path: Path) -> None:
+    first = issuer.mint()
+    issuer.replies = [Reply(200, json.dumps({"oidcToken": first}), {"Content-Type": "application/json"})]
+    accounts.expired_tokens.add(first)
+    run = launch(issuer, accounts, source_task_dir, tmp_path,
+                 profiles=f"prod={DIRECT_ARN}\nprod2={OTHER_DIRECT_ARN}", chainedProfiles="")
+    assert run.view.result == "Succeeded", run.stdout
+    assert len(issuer.token_requests) == 2, "one fresh token serves the main role and both profiles"
+    web = [c for c in accounts.calls if c["Action"] == "AssumeRoleWithWebIdentity"]
+    assert len(web) == 6
+    assert all(token in run.view.masked for token in issuer.minted)
+    run_post(source_task_dir, run)
+
+
+@ONE_FAMILY
+def test_chained_profiles_are_not_attempted_when_the_main_role_fails(issuer: Issuer, accounts: Sts,
+                                                                     source_task_dir: Path, tmp_path: Path) -> None:
+    accounts.add_role(ROLE_ARN, trust_policy(ACCOUNT, issuer.issuer, ["sc://contoso/infra/other"]))
+    run = launch(issuer, accounts, source_task_dir, tmp_path)
+    assert run.view.result == "Failed" and len(run.view.errors) == 1
+    error = run.view.errors[0]
+    assert "could not assume 2 of 3 roles (default, spoke)" in error
+    assert "Profile 'spoke'" in error and "Not attempted: chained profiles need the main role's session" in error
+    assert [c for c in accounts.calls if c["Action"] == "AssumeRole"] == []
+    assert run.view.variables == {} and list(tmp_path.glob("aws-wif/*")) == []
+
+
+@ONE_FAMILY
+def test_a_bad_profile_line_fails_before_any_call(issuer: Issuer, accounts: Sts,
+                                                                        source_task_dir: Path, tmp_path: Path) -> None:
+    run = launch(issuer, accounts, source_task_dir, tmp_path, profiles=f"prod={DIRECT_ARN}\nqa arn:aws:iam::x")
+    assert run.view.result == "Failed" and len(run.view.errors) == 1
+    assert "The profiles input, line 2 ('qa arn:aws:iam::x') is not NAME=ROLE_ARN" in run.view.errors[0]
+    assert accounts.calls == [] and issuer.token_requests == []

@@ -73,7 +73,8 @@ def explain_chained(refusal: StsRefused, hub_role_arn: str, role_arn: str, regio
         trust = json.dumps(chained_trust_statement(hub_role_arn), indent=2)
         permission = json.dumps(assume_permission_statement([role_arn]), indent=2)
         return UserError(
-            f"AWS refused to let the main role {hub_role_arn} assume {role_arn} (role chaining): {message.rstrip('.')}.",
+            f"AWS refused to let the main role {hub_role_arn} assume {role_arn} (role chaining): "
+            f"{message.rstrip('.')}.",
             f"Give {role_arn} a trust statement for the main role:\n{trust}\n"
             f"(awswif trust-policy --trust-role {hub_role_arn} --account-id {account_id} prints the whole policy), "
             f"and let the main role assume it with this statement in its permissions:\n{permission}\n"
