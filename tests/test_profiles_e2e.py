@@ -4,6 +4,7 @@ third whose role trusts only the hub role. Later steps use the profiles through 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import stat
@@ -13,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from awswif.trust import chained_trust_policy, trust_policy
+from awswif import cli
+from awswif.trust import trust_policy
 
 from conftest import ACCOUNT, NODE, ROLE_ARN, Run, agent_environment, run_launcher
 from fakes import Issuer, Reply, Sts
@@ -27,13 +29,20 @@ SECRET_NAMES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN
 ONE_FAMILY = pytest.mark.parametrize("issuer", ["azure-devops"], indirect=True)
 
 
+def spoke_trust_policy(hub_role_arn: str) -> dict[str, object]:
+    """What the platform team installs on the spoke role: the README's command, as a user runs it."""
+    out = io.StringIO()
+    assert cli.main(["trust-policy", "--trust-role", hub_role_arn, "--account-id", SPOKE_ACCOUNT], out=out) == 0
+    return json.loads(out.getvalue())["trustPolicy"]  # type: ignore[no-any-return]
+
+
 @pytest.fixture
 def accounts(issuer: Issuer, sts: Sts) -> Sts:
     """The direct account trusts the connection through its own IAM OIDC provider; the spoke trusts the hub role."""
     sts.add_provider(DIRECT_ACCOUNT, issuer.issuer, issuer.jwks_url)
     sts.add_role(DIRECT_ARN, trust_policy(DIRECT_ACCOUNT, issuer.issuer, [issuer.subject]), max_session_duration=7200)
     sts.add_role(OTHER_DIRECT_ARN, trust_policy(DIRECT_ACCOUNT, issuer.issuer, [issuer.subject]))
-    sts.add_role(SPOKE_ARN, chained_trust_policy(ROLE_ARN), max_session_duration=7200)
+    sts.add_role(SPOKE_ARN, spoke_trust_policy(ROLE_ARN), max_session_duration=7200)
     return sts
 
 
@@ -161,7 +170,7 @@ def test_one_refused_profile_fails_the_whole_step(issuer: Issuer, accounts: Sts,
                                                   tmp_path: Path) -> None:
     accounts.add_role(DIRECT_ARN, trust_policy(DIRECT_ACCOUNT, issuer.issuer, ["sc://contoso/infra/other"]))
     other = f"arn:aws:iam::{SPOKE_ACCOUNT}:role/unrelated"
-    accounts.add_role(other, chained_trust_policy(f"arn:aws:iam::{ACCOUNT}:role/another-hub"))
+    accounts.add_role(other, spoke_trust_policy(f"arn:aws:iam::{ACCOUNT}:role/another-hub"))
     run = launch(issuer, accounts, source_task_dir, tmp_path,
                  chainedProfiles=f"spoke={SPOKE_ARN}\nunrelated={other}")
     assert run.returncode == 0 and run.view.result == "Failed", run.stdout
