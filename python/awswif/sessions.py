@@ -16,9 +16,7 @@ from .errors import UserError
 from .policies import SessionPolicies
 from .profiles import CHAINED, MAIN_PROFILE, Profile
 from .retry import Deadline
-
-# Enough to overlap ten round trips to STS, few enough not to look like a flood to its throttling.
-MAX_PARALLEL = 10
+from .sts import MAX_PARALLEL
 
 
 @dataclass(frozen=True)

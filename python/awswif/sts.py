@@ -28,6 +28,10 @@ _RETRY_CODES = {
 }
 
 STS_BACKOFF = Backoff(attempts=4)
+# Concurrent calls of one run (the main role and its profiles): enough to overlap sixteen round
+# trips to STS, few enough not to look like a flood to its throttling. Each client's connection
+# pool holds as many, so no call waits for, or throws away, a connection.
+MAX_PARALLEL = 16
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ def make_client(region: str, endpoint_url: Optional[str], user_agent: str, netwo
         read_timeout=min(READ_TIMEOUT, read_timeout),
         user_agent_extra=user_agent,
         proxies=network.proxies_for(endpoint_url or regional_endpoint(region)),
+        max_pool_connections=MAX_PARALLEL,
     )
     keys: dict[str, str] = {}
     if credentials is not None:
