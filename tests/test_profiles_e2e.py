@@ -260,7 +260,9 @@ def test_an_expired_token_is_replaced_once_for_all_concurrent_profiles(issuer: I
     assert run.view.result == "Succeeded", run.stdout
     assert len(issuer.token_requests) == 2, "one fresh token serves the main role and both profiles"
     web = [c for c in accounts.calls if c["Action"] == "AssumeRoleWithWebIdentity"]
-    assert len(web) == 6
+    # Each role at most twice: once with the expired token (unless it started after the
+    # replacement, which it then used), once with the fresh one.
+    assert {c["RoleArn"] for c in web} == {ROLE_ARN, DIRECT_ARN, OTHER_DIRECT_ARN} and 4 <= len(web) <= 6
     assert all(token in run.view.masked for token in issuer.minted)
     run_post(source_task_dir, run)
 
