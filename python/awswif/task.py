@@ -1,5 +1,6 @@
 """THE RUN of AwsWifAssume, top to bottom: read inputs, get the job's OIDC token, check its
-claims, assume the role, export the credentials. Every failure ends at one place, in `main`."""
+claims, assume the role (and every profile's, concurrently), export the credentials (and the
+profiles' files). Every failure ends at one place, in `main`."""
 
 from __future__ import annotations
 
