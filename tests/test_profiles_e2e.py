@@ -360,3 +360,26 @@ def test_terraform_providers_pick_the_profiles_by_name(issuer: Issuer, accounts:
         "prod": f"arn:aws:sts::{SPOKE_ACCOUNT}:assumed-role/spoke/{SESSION}",
     }
     run_post(vsix_task_dir, run)
+
+
+AWS_CLI = shutil.which("aws")
+
+
+@ONE_FAMILY
+@pytest.mark.skipif(AWS_CLI is None, reason="needs the AWS CLI")
+def test_aws_cli_picks_the_profiles_by_name(issuer: Issuer, accounts: Sts, source_task_dir: Path,
+                                            tmp_path: Path) -> None:
+    run = launch(issuer, accounts, source_task_dir, tmp_path)
+    assert run.view.result == "Succeeded", run.stdout
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({k: v for k, v in run.view.variables.items() if k not in SECRET_NAMES})
+    seen = {}
+    for profile in ("default", "prod", "spoke"):
+        step = subprocess.run([str(AWS_CLI), "sts", "get-caller-identity", "--profile", profile, "--endpoint-url",
+                               accounts.url, "--output", "json"], env=env, capture_output=True, text=True, timeout=120)
+        assert step.returncode == 0, step.stderr
+        seen[profile] = json.loads(step.stdout)["Arn"]
+    assert seen == {"default": f"arn:aws:sts::{ACCOUNT}:assumed-role/deploy/{SESSION}",
+                    "prod": f"arn:aws:sts::{DIRECT_ACCOUNT}:assumed-role/direct/{SESSION}",
+                    "spoke": f"arn:aws:sts::{SPOKE_ACCOUNT}:assumed-role/spoke/{SESSION}"}
+    run_post(source_task_dir, run)
