@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from .agent import Agent
 from .connection import AZURE_RM, Connection, Setting, read_connection
 from .errors import UserError
+from .profiles import Plan, read_plan
 
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 ROLE_ARN = re.compile(
@@ -47,6 +48,8 @@ class TaskInputs:
     output_credentials: bool = False
     # Which connection (type, the input naming it, what it supplied): messages say which one to fix.
     connection: Connection = field(default_factory=lambda: Connection(AZURE_RM, "serviceConnection", ""))
+    # The roles beyond the main one (profiles, chainedProfiles) and the guard rails of all of them.
+    plan: Plan = field(default_factory=Plan)
 
 
 def read_inputs(agent: Agent) -> TaskInputs:
@@ -57,14 +60,15 @@ def read_inputs(agent: Agent) -> TaskInputs:
     role_arn, account_id, partition = _role_arn(role.value, role)
     region_setting = connection.setting(agent, "region")
     region = _region(region_setting.value, partition, region_setting)
+    duration_seconds = _int_input(agent, "durationSeconds", DURATION_DEFAULT, DURATION_MIN, DURATION_MAX,
+                                  connection.setting(agent, "durationSeconds"))
     return TaskInputs(
         connection_id=connection.id,
         role_arn=role_arn,
         account_id=account_id,
         region=region,
         session_name=_session_name(agent),
-        duration_seconds=_int_input(agent, "durationSeconds", DURATION_DEFAULT, DURATION_MIN, DURATION_MAX,
-                                    connection.setting(agent, "durationSeconds")),
+        duration_seconds=duration_seconds,
         sts_endpoint=_sts_endpoint(agent),
         timeout_seconds=_int_input(agent, "timeoutSeconds", TIMEOUT_DEFAULT, TIMEOUT_MIN, TIMEOUT_MAX),
         oidc_request_uri=_oidc_request_uri(agent),
@@ -73,6 +77,7 @@ def read_inputs(agent: Agent) -> TaskInputs:
         credentials_folder=_credentials_folder(agent),
         output_credentials=_boolean_input(agent, "outputCredentials"),
         connection=connection,
+        plan=read_plan(agent, role_arn, partition, duration_seconds, ROLE_ARN),
     )
 
 
