@@ -133,7 +133,8 @@ def _short_path(path: str) -> str:
 
 # -- the record the task wrote ---------------------------------------------------------------------
 def read_record(config_file: str, profile: str) -> ProfileRecord:
-    parser = configparser.RawConfigParser(default_section="awswif-no-defaults")
+    # As aws_files writes it: no interpolation (a session policy may hold %), "=" the only delimiter.
+    parser = configparser.RawConfigParser(interpolation=None, delimiters=("=",), default_section="awswif-no-defaults")
     try:
         with open(config_file, encoding="utf-8") as handle:
             parser.read_file(handle)
