@@ -210,6 +210,12 @@ class Issuer:
         self._server.close()
 
 
+def policy_arns(form: dict[str, str]) -> list[str]:
+    """PolicyArns as the query protocol sends a list: PolicyArns.member.N.arn, N from 1."""
+    found = {int(m.group(1)): v for k, v in form.items() if (m := re.fullmatch(r"PolicyArns\.member\.(\d+)\.arn", k))}
+    return [found[n] for n in sorted(found)]
+
+
 # ---------------------------------------------------------------------------------------------
 @dataclass
 class Role:
@@ -226,10 +232,16 @@ class Session:
     assumed_role_id: str
     account: str
     expiration: datetime
+    role_arn: str = ""
+    # The session policies it was issued with, as sent.
+    policy: str | None = None
+    policy_arns: tuple[str, ...] = ()
 
 
 class Sts:
-    """AWS STS: AssumeRoleWithWebIdentity and GetCallerIdentity, checked as AWS checks them."""
+    """AWS STS: AssumeRoleWithWebIdentity, AssumeRole (role chaining with a session it issued) and
+    GetCallerIdentity, checked as AWS checks them, for any number of accounts (a role's account is
+    in its ARN). Every call is recorded with the parameters the tests look at."""
 
     def __init__(self, tls: ssl.SSLContext | None = None, jwks_ssl: ssl.SSLContext | None = None) -> None:
         self.jwks_ssl = jwks_ssl
@@ -237,7 +249,10 @@ class Sts:
         self.roles: dict[str, Role] = {}
         self.sessions: dict[str, Session] = {}
         self.replies: list[Reply] = []
-        self.calls: list[dict[str, str]] = []
+        self.calls: list[dict[str, Any]] = []
+        # Tokens STS answers ExpiredTokenException for, whichever call brings them (a scripted fault
+        # that, unlike replies, does not depend on which concurrent call arrives first).
+        self.expired_tokens: set[str] = set()
         self.delay = 0.0
         self._server = _Server(self._handle, tls)
         self.url = self._server.url
@@ -259,13 +274,24 @@ class Sts:
         body = read_body(handler) if method == "POST" else b""
         form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
         form.update({k: v[0] for k, v in parse_qs(urlsplit(handler.path).query).items()})
-        self.calls.append({"Action": form.get("Action", ""), **{k: form[k] for k in ("RoleArn", "RoleSessionName") if k in form}})
+        call: dict[str, Any] = {"Action": form.get("Action", ""),
+                                **{k: form[k] for k in ("RoleArn", "RoleSessionName", "DurationSeconds", "Policy")
+                                   if k in form}}
+        arns = policy_arns(form)
+        if arns:
+            call["PolicyArns"] = arns
+        caller = self.caller_of(handler)
+        if caller:
+            call["Caller"] = caller
+        self.calls.append(call)
         if self.replies:
             return send(handler, self.replies.pop(0))
         time.sleep(self.delay)
         action = form.get("Action")
         if action == "AssumeRoleWithWebIdentity":
             return send(handler, self._assume(form))
+        if action == "AssumeRole":
+            return send(handler, self._assume_role(handler, body, form))
         if action == "GetCallerIdentity":
             return send(handler, self._caller_identity(handler, body))
         return send(handler, self.error("InvalidAction", f"Could not find operation {action}"))
@@ -281,6 +307,8 @@ class Sts:
             unverified = jwt.decode(token, options={"verify_signature": False})
         except jwt.PyJWTError:
             return self.error("InvalidIdentityToken", "The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)")
+        if token in self.expired_tokens:
+            return self.error("ExpiredTokenException", "Token expired: current date/time must be before the expiration date/time.")
         issuer = unverified.get("iss", "")
         provider = self.providers.get((account, issuer))
         if provider is None:
@@ -302,7 +330,10 @@ class Sts:
             return self.error("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity", 403)
         if duration > role.max_session_duration:
             return self.error("ValidationError", "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
-        session = self._issue(account, arn, name, duration)
+        refused = self._policy_problem(form)
+        if refused:
+            return refused
+        session = self._issue(account, arn, name, duration, form.get("Policy"), tuple(policy_arns(form)))
         access_key = next(k for k, v in self.sessions.items() if v is session)
         expiration = session.expiration.strftime("%Y-%m-%dT%H:%M:%SZ")
         body = (f'<AssumeRoleWithWebIdentityResponse xmlns="{STS_NS}"><AssumeRoleWithWebIdentityResult>'
@@ -318,7 +349,8 @@ class Sts:
                 "</AssumeRoleWithWebIdentityResponse>")
         return Reply(200, body, {"Content-Type": "text/xml"})
 
-    def _issue(self, account: str, role_arn: str, name: str, duration: int) -> Session:
+    def _issue(self, account: str, role_arn: str, name: str, duration: int, policy: str | None = None,
+               arns: tuple[str, ...] = ()) -> Session:
         role_name = role_arn.rsplit("/", 1)[-1]
         role_id = "AROA" + random_string(17, string.ascii_uppercase + string.digits)
         session = Session(
@@ -328,6 +360,9 @@ class Sts:
             assumed_role_id=f"{role_id}:{name}",
             account=account,
             expiration=datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=duration),
+            role_arn=role_arn,
+            policy=policy,
+            policy_arns=arns,
         )
         self.sessions["ASIA" + random_string(16, string.ascii_uppercase + string.digits)] = session
         return session
@@ -365,7 +400,32 @@ class Sts:
                 return False
         return True
 
-    def _caller_identity(self, handler: BaseHTTPRequestHandler, body: bytes) -> Reply:
+    def _policy_problem(self, form: dict[str, str]) -> Reply | None:
+        """Session policy limits of the STS API reference (AssumeRole, AssumeRoleWithWebIdentity):
+        Policy 1-2048 characters of valid JSON; PolicyArns at most 10."""
+        policy = form.get("Policy")
+        if policy is not None:
+            if len(policy) > 2048:
+                return self.error("ValidationError", "1 validation error detected: Value at 'policy' failed to satisfy "
+                                  "constraint: Member must have length less than or equal to 2048")
+            try:
+                json.loads(policy)
+            except ValueError:
+                return self.error("MalformedPolicyDocument", "The policy is not in the valid JSON format.")
+        if len(policy_arns(form)) > 10:
+            return self.error("ValidationError", "1 validation error detected: Value at 'policyArns' failed to satisfy "
+                              "constraint: Member must have length less than or equal to 10")
+        return None
+
+    def caller_of(self, handler: BaseHTTPRequestHandler) -> str:
+        """The assumed-role ARN of a signed request's session (unverified: only for the record)."""
+        match = re.match(r"AWS4-HMAC-SHA256 Credential=([^/]+)/", handler.headers.get("Authorization", ""))
+        session = self.sessions.get(match.group(1)) if match else None
+        return session.assumed_role_arn if session else ""
+
+    def _authenticate(self, handler: BaseHTTPRequestHandler, body: bytes) -> Session | Reply:
+        """SigV4 as AWS checks it: the access key names a session this STS issued, the session token
+        matches, and the signature recomputed with its secret key is the one sent."""
         from botocore.auth import SigV4Auth
         from botocore.awsrequest import AWSRequest
         from botocore.credentials import Credentials
@@ -388,11 +448,75 @@ class Sts:
         expected = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
         if expected != signature:
             return self.error("SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided.", 403)
+        if session.expiration <= datetime.now(timezone.utc):
+            return self.error("ExpiredToken", "The security token included in the request is expired", 403)
+        return session
+
+    def _caller_identity(self, handler: BaseHTTPRequestHandler, body: bytes) -> Reply:
+        session = self._authenticate(handler, body)
+        if isinstance(session, Reply):
+            return session
         body_xml = (f'<GetCallerIdentityResponse xmlns="{STS_NS}"><GetCallerIdentityResult>'
                     f"<Arn>{escape(session.assumed_role_arn)}</Arn><UserId>{escape(session.assumed_role_id)}</UserId>"
                     f"<Account>{session.account}</Account></GetCallerIdentityResult>"
                     f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata></GetCallerIdentityResponse>")
         return Reply(200, body_xml, {"Content-Type": "text/xml"})
+
+    def _assume_role(self, handler: BaseHTTPRequestHandler, body: bytes, form: dict[str, str]) -> Reply:
+        """AssumeRole with the credentials of a role session this STS issued: role chaining."""
+        caller = self._authenticate(handler, body)
+        if isinstance(caller, Reply):
+            return caller
+        arn, name = form.get("RoleArn", ""), form.get("RoleSessionName", "")
+        duration = int(form.get("DurationSeconds") or 3600)
+        if not re.fullmatch(r"[\w+=,.@-]{2,64}", name, re.ASCII):
+            return self.error("ValidationError", f"1 validation error detected: Value '{name}' at 'roleSessionName' "
+                              "failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*")
+        role = self.roles.get(arn)
+        if role is None or not self._trusts_role(role.trust_policy, caller.role_arn):
+            # The message AWS gives for a trust policy that does not name the caller (STS AssumeRole errors).
+            return self.error("AccessDenied", f"User: {caller.assumed_role_arn} is not authorized to perform: "
+                              f"sts:AssumeRole on resource: {arn}", 403)
+        # "Role chaining limits your AWS CLI or AWS API role session to a maximum of one hour ... if
+        # you assume a role using role chaining and provide a DurationSeconds parameter value greater
+        # than one hour, the operation fails" (STS API reference, AssumeRole, DurationSeconds); the
+        # message is the one AWS answers (AWS knowledge center, iam-role-chaining-limit).
+        if duration > 3600:
+            return self.error("ValidationError", "The requested DurationSeconds exceeds the 1 hour session limit "
+                              "for roles assumed by role chaining.")
+        if duration > role.max_session_duration:
+            return self.error("ValidationError", "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
+        refused = self._policy_problem(form)
+        if refused:
+            return refused
+        account = arn.split(":")[4]
+        session = self._issue(account, arn, name, duration, form.get("Policy"), tuple(policy_arns(form)))
+        access_key = next(k for k, v in self.sessions.items() if v is session)
+        body_xml = (f'<AssumeRoleResponse xmlns="{STS_NS}"><AssumeRoleResult>'
+                    f"<AssumedRoleUser><Arn>{escape(session.assumed_role_arn)}</Arn>"
+                    f"<AssumedRoleId>{session.assumed_role_id}</AssumedRoleId></AssumedRoleUser>"
+                    f"<Credentials><AccessKeyId>{access_key}</AccessKeyId><SecretAccessKey>{session.secret_access_key}"
+                    f"</SecretAccessKey><SessionToken>{session.session_token}</SessionToken>"
+                    f"<Expiration>{session.expiration.strftime('%Y-%m-%dT%H:%M:%SZ')}</Expiration></Credentials>"
+                    "</AssumeRoleResult>"
+                    f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata></AssumeRoleResponse>")
+        return Reply(200, body_xml, {"Content-Type": "text/xml"})
+
+    @staticmethod
+    def _trusts_role(policy: dict[str, Any], caller_role_arn: str) -> bool:
+        """An Allow of sts:AssumeRole whose Principal.AWS names the calling role, or its account
+        (the root ARN or the bare id). IAM also needs the caller's own permission to assume the
+        role; the stand-in grants it, as it models no identity policies."""
+        account = caller_role_arn.split(":")[4] if caller_role_arn.count(":") >= 5 else ""
+        accepted = {caller_role_arn, f"arn:aws:iam::{account}:root", account}
+        for statement in policy.get("Statement", []):
+            actions = statement.get("Action")
+            actions = [actions] if isinstance(actions, str) else actions or []
+            principals = statement.get("Principal", {}).get("AWS")
+            principals = [principals] if isinstance(principals, str) else principals or []
+            if statement.get("Effect") == "Allow" and "sts:AssumeRole" in actions and accepted & set(principals):
+                return True
+        return False
 
     def close(self) -> None:
         self._server.close()

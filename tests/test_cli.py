@@ -51,6 +51,9 @@ GOLDEN_CASES = {
     "entra.tf": [*ENTRA_FLAGS, *POLICY_FLAGS, "--format", "terraform"],
     "entra-existing-provider.tf": [*ENTRA_FLAGS, "--format", "terraform", "--existing-provider"],
     "entra-existing-provider.cloudformation.json": [*ENTRA_FLAGS, "--format", "cloudformation", "--existing-provider"],
+    "chained.json": ["--trust-role", ROLE_ARN, "--account-id", "333333333333", "--role-name", "spoke"],
+    "chained.cloudformation.json": ["--trust-role", ROLE_ARN, *POLICY_FLAGS, "--format", "cloudformation"],
+    "chained.tf": ["--trust-role", ROLE_ARN, *POLICY_FLAGS, "--format", "terraform"],
 }
 
 
@@ -91,8 +94,20 @@ def test_terraform_parses_as_hcl(name: str) -> None:
     document = hcl2.loads(awswif("trust-policy", *GOLDEN_CASES[name])[1])
     roles = [r for r in document["resource"] if '"aws_iam_role"' in r]
     policy = roles[0]['"aws_iam_role"']['"azure_pipelines"']["assume_role_policy"]
+    if name.startswith("chained"):
+        assert f'AWS = "{ROLE_ARN}"' in policy and '"sts:AssumeRole"' in policy
+        return
     assert f'"login.microsoftonline.com/{TENANT}/v2.0:sub" = "{ENTRA_SUBJECT}"' in policy
     assert f'"login.microsoftonline.com/{TENANT}/v2.0:aud" = "api://AzureADTokenExchange"' in policy
+
+
+def test_chained_json_has_both_sides_of_the_chain() -> None:
+    document = json.loads(awswif("trust-policy", *GOLDEN_CASES["chained.json"])[1])
+    assert document["trustPolicy"]["Statement"] == [
+        {"Effect": "Allow", "Principal": {"AWS": ROLE_ARN}, "Action": "sts:AssumeRole"}]
+    assert document["role"]["arn"] == "arn:aws:iam::333333333333:role/spoke"
+    assert document["hubRolePolicy"]["Statement"] == [
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "arn:aws:iam::333333333333:role/spoke"}]
 
 
 def test_terraform_never_interpolates_a_subject() -> None:
@@ -113,6 +128,13 @@ BAD_FLAGS = [
     (["--organization-id", ORG, "--subject", "sc://a/b/c"], "json format needs --account-id"),
     (["--organization-id", ORG, "--subject", "sc://a/b/c", "--format", "terraform", "--role-name", "a b"], "not a valid IAM role name"),
     (["--organization-id", ORG, "--subject", "sc://a/b/c", "--format", "terraform", "--max-session-duration", "60"], "3600 to 43200"),
+
+
+    (["--trust-role", ROLE_ARN], "json format needs --account-id: the spoke account"),
+    (["--trust-role", "arn:aws:iam::123456789012:user/x", "--account-id", ACCOUNT], "is not an IAM role ARN"),
+    (["--trust-role", ROLE_ARN, "--organization-id", ORG, "--subject", "sc://a/b/c"],
+     "--trust-role does not go with --organization-id, --subject"),
+    (["--trust-role", ROLE_ARN, "--account-id", "1234"], "not an AWS account id"),
 ]
 
 

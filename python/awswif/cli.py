@@ -1,6 +1,7 @@
 """The awswif command for people: trust policies, AWS setup and token inspection.
 
-    awswif trust-policy   print the IAM OIDC provider and a hardened trust policy (json, cloudformation, terraform)
+    awswif trust-policy   print the IAM OIDC provider and a hardened trust policy (json, cloudformation, terraform);
+                          with --trust-role, a spoke role's trust policy for hub-and-spoke role chaining
     awswif setup          create or update them in your AWS account (idempotent; --dry-run, --update)
     awswif inspect-token  decode a token and show the trust condition that admits it
 """
@@ -15,8 +16,9 @@ from typing import Optional, TextIO
 
 from .agent import neutralize
 from .errors import UserError
+from .inputs import ROLE_ARN
 from .trust import azure_devops_issuer, azure_devops_subject, entra_issuer
-from .trust_formats import FORMATS, TrustSpec, render
+from .trust_formats import FORMATS, ChainedSpec, TrustSpec, render, render_chained
 
 _ENTRA_SUBJECT = re.compile(r"/sc/[0-9a-fA-F-]{36}/[0-9a-fA-F-]{36}$")
 _ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$", re.ASCII)
@@ -52,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     policy.add_argument("--format", choices=FORMATS, default="json")
     policy.add_argument("--existing-provider", action="store_true",
                         help="the account already has the IAM OIDC provider: reference it, do not create it")
+    policy.add_argument("--trust-role", metavar="HUB_ROLE_ARN",
+                        help="instead of a token's issuer and subject: trust this (hub) role, for a spoke role "
+                             "in a chainedProfiles line; --account-id is then the spoke account")
 
     setup = commands.add_parser("setup", help="create or update the provider and role with your AWS credentials")
     trust_arguments(setup)
@@ -64,8 +69,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def trust_spec(args: argparse.Namespace, account_id: Optional[str] = None) -> TrustSpec:
+def trust_spec(args: argparse.Namespace, account_id: Optional[str] = None, subjects_needed: bool = True) -> TrustSpec:
     """The issuer and subjects from the flags, in whichever form the user has them."""
+    if not subjects_needed:
+        return _role_spec(args, "", ["-"], account_id)
     if bool(args.organization_id) == bool(args.tenant_id):
         raise UserError("Give exactly one of --organization-id (Azure DevOps issuer) and --tenant-id (Entra issuer).",
                         "The task's log shows which issuer your connection's tokens carry.")
@@ -93,6 +100,10 @@ def trust_spec(args: argparse.Namespace, account_id: Optional[str] = None) -> Tr
         if "*" in subject or "?" in subject:
             raise UserError(f"The subject '{subject}' has a wildcard.",
                             "Trust exact subjects only: a wildcard admits connections you did not mean to.")
+    return _role_spec(args, issuer, subjects, account_id)
+
+
+def _role_spec(args: argparse.Namespace, issuer: str, subjects: list[str], account_id: Optional[str]) -> TrustSpec:
     if not _ROLE_NAME.match(args.role_name):
         raise UserError(f"'{args.role_name}' is not a valid IAM role name.", "Use 1-64 of letters, digits and _+=,.@-.")
     if not 3600 <= args.max_session_duration <= 43200:
@@ -104,6 +115,25 @@ def trust_spec(args: argparse.Namespace, account_id: Optional[str] = None) -> Tr
                      role_name=args.role_name, managed_policy_arns=args.managed_policy_arn,
                      max_session_duration=args.max_session_duration,
                      existing_provider=bool(getattr(args, "existing_provider", False)))
+
+
+def chained_spec(args: argparse.Namespace) -> ChainedSpec:
+    """The spoke role's trust: the hub role's ARN instead of a token's issuer and subjects."""
+    given = [flag for flag, value in (("--organization-id", args.organization_id), ("--tenant-id", args.tenant_id),
+                                      ("--subject", args.subject), ("--organization", args.organization),
+                                      ("--project", args.project), ("--connection", args.connection),
+                                      ("--existing-provider", args.existing_provider)) if value]
+    if given:
+        raise UserError(f"--trust-role does not go with {', '.join(given)}.",
+                        "A spoke role trusts the hub role only; run the command without --trust-role for the hub.")
+    match = ROLE_ARN.match(args.trust_role)
+    if not match:
+        raise UserError(f"--trust-role '{args.trust_role}' is not an IAM role ARN.",
+                        "Give the hub role's ARN (the roleArn input), e.g. arn:aws:iam::111111111111:role/deploy.")
+    spec = trust_spec(args, subjects_needed=False)
+    return ChainedSpec(hub_role_arn=args.trust_role, account_id=spec.account_id, partition=match["partition"],
+                       role_name=spec.role_name, managed_policy_arns=spec.managed_policy_arns,
+                       max_session_duration=spec.max_session_duration)
 
 
 def _read_token(source: str, stdin: TextIO) -> str:
@@ -120,7 +150,9 @@ def _read_token(source: str, stdin: TextIO) -> str:
 def main(argv: list[str], out: TextIO = sys.stdout, stdin: TextIO = sys.stdin) -> int:
     args = _parser().parse_args(argv)
     try:
-        if args.command == "trust-policy":
+        if args.command == "trust-policy" and args.trust_role:
+            out.write(render_chained(chained_spec(args), args.format))
+        elif args.command == "trust-policy":
             out.write(render(trust_spec(args), args.format))
         elif args.command == "inspect-token":
             from .token_inspect import describe

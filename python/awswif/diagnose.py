@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from .errors import UserError
 from .sts import StsRefused
-from .trust import AUDIENCE, condition, provider_arn
+from .trust import AUDIENCE, assume_permission_statement, chained_trust_statement, condition, provider_arn
 
 if TYPE_CHECKING:
     from .claims import TokenClaims
@@ -50,6 +50,8 @@ def explain(refusal: StsRefused, claims: TokenClaims, role_arn: str, account_id:
             f"AWS STS rejected the session duration: {message}",
             "Lower the durationSeconds input, or raise the role's maximum session duration in IAM.",
         )
+    if code in ("MalformedPolicyDocument", "PackedPolicyTooLarge"):
+        return _policy_problem(code, message)
     if code == "RegionDisabledException":
         return UserError(
             f"STS is not activated in {region} for account {account_id}: {message}",
@@ -61,3 +63,41 @@ def explain(refusal: StsRefused, claims: TokenClaims, role_arn: str, account_id:
             "Check that the agent's clock is synchronised (NTP), then re-run.",
         )
     return UserError(f"AWS STS refused the request: {code}: {message}", "Check the task's inputs against the message.")
+
+
+def explain_chained(refusal: StsRefused, hub_role_arn: str, role_arn: str, region: str) -> UserError:
+    """A spoke role refused the hub's session: the statement its trust policy needs, and the hub's side."""
+    code, message = refusal.code, refusal.message
+    account_id = role_arn.split(":")[4]
+    if code == "AccessDenied":
+        trust = json.dumps(chained_trust_statement(hub_role_arn), indent=2)
+        permission = json.dumps(assume_permission_statement([role_arn]), indent=2)
+        return UserError(
+            f"AWS refused to let the main role {hub_role_arn} assume {role_arn} (role chaining): "
+            f"{message.rstrip('.')}.",
+            f"Give {role_arn} a trust statement for the main role:\n{trust}\n"
+            f"(awswif trust-policy --trust-role {hub_role_arn} --account-id {account_id} prints the whole policy), "
+            f"and let the main role assume it with this statement in its permissions:\n{permission}\n"
+            "A sessionPolicy or managedSessionPolicies on the main role must allow sts:AssumeRole too.",
+        )
+    if code == "ValidationError" and "duration" in message.lower():
+        return UserError(f"AWS STS rejected the session duration of the chained role {role_arn}: {message}",
+                         "Chained sessions last at most one hour; lower durationSeconds or the role's maximum.")
+    if code in ("ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId"):
+        return UserError(f"AWS STS did not accept the main role's session to assume {role_arn}: {message}",
+                         "Re-run the job; if it persists, check that the agent's clock is synchronised (NTP).")
+    if code == "RegionDisabledException":
+        return UserError(
+            f"STS is not activated in {region} for account {account_id}: {message}",
+            "Activate the region in IAM > Account settings > Security Token Service, or use another region.",
+        )
+    return UserError(f"AWS STS refused to assume {role_arn} with the main role's session: {code}: {message}",
+                     "Check the role and its trust policy against the message.")
+
+
+def _policy_problem(code: str, message: str) -> UserError:
+    if code == "PackedPolicyTooLarge":
+        return UserError(f"AWS STS found the session policies too large once packed: {message}",
+                         "Shorten sessionPolicy or list fewer managedSessionPolicies (AWS packs both together).")
+    return UserError(f"AWS STS rejected the sessionPolicy: {message}",
+                     "Fix the policy document (Version, Statement with Effect, Action and Resource).")

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from .agent import Agent
 from .errors import UserError
+from .profiles import Plan, read_plan
 
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 ROLE_ARN = re.compile(
@@ -44,18 +45,21 @@ class TaskInputs:
     credentials_folder: Optional[str] = None
     # Whether the credentials also leave the job as secret output variables.
     output_credentials: bool = False
+    # The roles beyond the main one (profiles, chainedProfiles) and the guard rails of all of them.
+    plan: Plan = field(default_factory=Plan)
 
 
 def read_inputs(agent: Agent) -> TaskInputs:
     role_arn, account_id, partition = _role_arn(agent.input("roleArn"))
     region = _region(agent.input("region"), partition)
+    duration_seconds = _int_input(agent, "durationSeconds", DURATION_DEFAULT, DURATION_MIN, DURATION_MAX)
     return TaskInputs(
         connection_id=_connection_id(agent),
         role_arn=role_arn,
         account_id=account_id,
         region=region,
         session_name=_session_name(agent),
-        duration_seconds=_int_input(agent, "durationSeconds", DURATION_DEFAULT, DURATION_MIN, DURATION_MAX),
+        duration_seconds=duration_seconds,
         sts_endpoint=_sts_endpoint(agent),
         timeout_seconds=_int_input(agent, "timeoutSeconds", TIMEOUT_DEFAULT, TIMEOUT_MIN, TIMEOUT_MAX),
         oidc_request_uri=_oidc_request_uri(agent),
@@ -63,6 +67,7 @@ def read_inputs(agent: Agent) -> TaskInputs:
         access_token=_access_token(agent),
         credentials_folder=_credentials_folder(agent),
         output_credentials=_boolean_input(agent, "outputCredentials"),
+        plan=read_plan(agent, role_arn, partition, duration_seconds, ROLE_ARN),
     )
 
 

@@ -7,19 +7,23 @@ import json
 import sys
 import traceback
 from datetime import datetime, timezone
+from typing import Any, Optional
 
 import requests
 
 from . import claims as token_claims
 from . import diagnose, oidc, sts
 from .agent import Agent
+from .aws_files import file_profiles, write_run_files
 from .background import Background
 from .claims import TokenClaims
 from .credentials_file import credentials_path, write_credentials_file
 from .errors import UserError
 from .inputs import TaskInputs, read_inputs
 from .network import Network, read_network
+from .profiles import MAIN_PROFILE, WEB_IDENTITY, Profile, describe_duration
 from .retry import Deadline
+from .sessions import Fulfilment, Session, SharedToken, assume_all, verify_all
 from .trust import trust_policy
 from .watchdog import Watchdog
 
@@ -60,18 +64,23 @@ def run(agent: Agent, version: str) -> None:
     deadline = Deadline(inputs.timeout_seconds)
     watchdog = Watchdog(inputs.timeout_seconds, lambda phase: _timed_out(agent, inputs, phase))
     try:
-        credentials = _obtain_credentials(agent, inputs, network, deadline, watchdog, version)
+        sessions = _obtain_sessions(agent, inputs, network, deadline, watchdog, version)
     finally:
         watchdog.disarm()
-    export(agent, inputs, credentials)
+    export(agent, inputs, sessions)
 
 
-def _obtain_credentials(
+def _obtain_sessions(
     agent: Agent, inputs: TaskInputs, network: Network, deadline: Deadline, watchdog: Watchdog, version: str
-) -> sts.AwsCredentials:
+) -> list[Session]:
+    """The main role's session first, then one per profile (inputs.plan)."""
+
+    def sts_client(credentials: Optional[sts.AwsCredentials] = None) -> Any:
+        return sts.make_client(inputs.region, inputs.sts_endpoint, f"aws-wif/{version}", network,
+                               read_timeout=inputs.timeout_seconds, credentials=credentials)
+
     # The AWS client takes longer to load than the token takes to arrive: load it meanwhile.
-    client = Background(lambda: sts.make_client(inputs.region, inputs.sts_endpoint, f"aws-wif/{version}", network,
-                                                read_timeout=inputs.timeout_seconds))
+    client = Background(sts_client)
 
     with requests.Session() as http:
 
@@ -94,22 +103,32 @@ def _obtain_credentials(
             new_token, claims = fresh_token()
             return new_token
 
-        try:
-            watchdog.phase = "loading the AWS client"
-            sts_client = client.result()
-            watchdog.phase = f"waiting for AWS STS ({sts_client.meta.endpoint_url})"
-            return sts.assume_role(
-                sts_client,
-                inputs.role_arn,
-                inputs.session_name,
-                inputs.duration_seconds,
-                token,
-                next_token,
-                deadline,
-                agent.log,
-            )
-        except sts.StsRefused as refusal:
-            raise diagnose.explain(refusal, claims, inputs.role_arn, inputs.account_id, inputs.region) from None
+        main = Profile(MAIN_PROFILE, inputs.role_arn, inputs.account_id, WEB_IDENTITY, inputs.duration_seconds)
+        plan = inputs.plan
+        chained_note = describe_duration(plan, inputs.duration_seconds)
+        if chained_note:
+            agent.log(chained_note)
+        watchdog.phase = "loading the AWS client"
+        web_client = client.result()
+        watchdog.phase = f"waiting for AWS STS ({web_client.meta.endpoint_url})"
+        sessions = assume_all(main, plan.profiles, Fulfilment(
+            session_name=inputs.session_name,
+            policies=plan.policies,
+            web_client=web_client,
+            signed_client=sts_client,
+            token=SharedToken(token, next_token),
+            deadline=deadline,
+            log=agent.log,
+            explain_web=lambda refusal, profile: diagnose.explain(
+                refusal, claims, profile.role_arn, profile.account_id, inputs.region),
+            explain_chained=lambda refusal, profile, hub: diagnose.explain_chained(
+                refusal, hub, profile.role_arn, inputs.region),
+        ))
+        if plan.verify:
+            watchdog.phase = "verifying the sessions with GetCallerIdentity"
+            verify_all(sessions, sts_client, deadline, agent.log)
+            agent.log(f"GetCallerIdentity confirmed {len(sessions)} session{'s' if len(sessions) > 1 else ''}.")
+        return sessions
 
 
 def _timed_out(agent: Agent, inputs: TaskInputs, phase: str) -> None:
@@ -132,9 +151,11 @@ def _issuer_advice(agent: Agent, inputs: TaskInputs, claims: TokenClaims) -> Non
         agent.log("Trust policy that admits this token:\n" + json.dumps(policy, indent=2))
 
 
-def export(agent: Agent, inputs: TaskInputs, credentials: sts.AwsCredentials) -> None:
-    """All or nothing: every value is checked before the first variable is written."""
-    expiration = credentials.expiration.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+def export(agent: Agent, inputs: TaskInputs, sessions: list[Session]) -> None:
+    """All or nothing: every value is checked, every secret registered and every file written
+    before the first variable is set."""
+    credentials = sessions[0].credentials
+    expiration = _utc(credentials)
     variables: list[tuple[str, str, bool]] = [
         ("AWS_ACCESS_KEY_ID", credentials.access_key_id, True),
         ("AWS_SECRET_ACCESS_KEY", credentials.secret_access_key, True),
@@ -145,15 +166,25 @@ def export(agent: Agent, inputs: TaskInputs, credentials: sts.AwsCredentials) ->
         ("AWS_ACCOUNT_ID", inputs.account_id, False),
         ("AWS_ASSUMED_ROLE_ARN", credentials.assumed_role_arn, False),
     ]
-    for name, value, _ in variables:
-        if not value or "\n" in value or "\r" in value:
-            raise UserError(f"AWS STS returned an unusable {name}.", "Re-run the job.")
-    if inputs.credentials_folder:
+    for session in sessions:
+        _check_usable(session)
+    # Every profile's keys are masked before anything could show them; only the main role's
+    # become variables.
+    for session in sessions[1:]:
+        for key in (session.credentials.access_key_id, session.credentials.secret_access_key,
+                    session.credentials.session_token):
+            agent.set_secret(key)
+    if inputs.plan.profiles:
         # Written before any variable, so that a refused path leaves nothing exported.
+        files = write_run_files(inputs.plan.files_folder, file_profiles(inputs, sessions))
+        # The post-job step deletes the directory, even when the job fails.
+        agent.set_task_variable("AWSWIF_FILES_DIRECTORY", str(files.directory))
+        variables.append(("AWS_SHARED_CREDENTIALS_FILE", str(files.credentials), False))
+        variables.append(("AWS_CONFIG_FILE", str(files.config), False))
+    elif inputs.credentials_folder:
         path = credentials_path(inputs.credentials_folder, inputs.account_id, inputs.role_arn)
         write_credentials_file(path, credentials.access_key_id, credentials.secret_access_key,
                                credentials.session_token)
-        # The post-job step deletes the file, even when the job fails.
         agent.set_task_variable("AWSWIF_CREDENTIALS_FILE", str(path))
         variables.append(("AWS_SHARED_CREDENTIALS_FILE", str(path), False))
     # Plain job variables, for this job's later steps. None of these names is declared in task.json's
@@ -177,11 +208,39 @@ def export(agent: Agent, inputs: TaskInputs, credentials: sts.AwsCredentials) ->
         ]
     for name, value, secret in outputs:
         agent.set_variable(name, value, secret=secret, output=True)
-    agent.log(_summary(inputs, credentials, expiration))
+    agent.log(_summary(inputs, sessions))
     agent.succeed()
 
 
-def _summary(inputs: TaskInputs, credentials: sts.AwsCredentials, expiration: str) -> str:
+def _utc(credentials: sts.AwsCredentials) -> str:
+    return credentials.expiration.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _check_usable(session: Session) -> None:
+    values = session.credentials
+    for what, value in (("access key id", values.access_key_id), ("secret access key", values.secret_access_key),
+                        ("session token", values.session_token), ("assumed-role ARN", values.assumed_role_arn)):
+        if not value or "\n" in value or "\r" in value:
+            where = "" if session.profile.name == MAIN_PROFILE else f" for profile '{session.profile.name}'"
+            raise UserError(f"AWS STS returned an unusable {what}{where}.", "Re-run the job.")
+
+
+def _summary(inputs: TaskInputs, sessions: list[Session]) -> str:
+    credentials = sessions[0].credentials
+    expiration = _utc(credentials)
+    if inputs.plan.profiles:
+        rows = [("Profile", "Assumed-role ARN", "Expires (UTC)")] + [
+            (s.profile.name, s.credentials.assumed_role_arn, _utc(s.credentials)) for s in sessions
+        ]
+        widths = [max(len(row[i]) for row in rows) for i in range(2)]
+        table = "\n".join(f"  {a.ljust(widths[0])}  {b.ljust(widths[1])}  {c}" for a, b, c in rows)
+        return (
+            f"Assumed {len(sessions)} roles (session {inputs.session_name}):\n{table}\n"
+            "Later steps use them through AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE, without any env: "
+            "mapping: aws --profile NAME, boto3.Session(profile_name=NAME), Terraform provider \"aws\" "
+            "{ profile = NAME }, cdk --profile NAME; the default profile is the main role. "
+            "The files are deleted when the job ends."
+        )
     if inputs.credentials_folder:
         return (
             f"Assumed {credentials.assumed_role_arn} (session {inputs.session_name}) until {expiration}.\n"

@@ -73,3 +73,23 @@ def trust_policy(account_id: str, issuer: str, subjects: Sequence[str], partitio
             }
         ],
     }
+
+
+def chained_trust_policy(hub_role_arn: str) -> dict[str, Any]:
+    """A spoke role's trust policy: only the hub role may assume it (role chaining), with the
+    hub's assumed-role session. Naming the role, not the account root, keeps every other principal
+    of the hub account out whatever their IAM permissions say."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [chained_trust_statement(hub_role_arn)],
+    }
+
+
+def chained_trust_statement(hub_role_arn: str) -> dict[str, Any]:
+    return {"Effect": "Allow", "Principal": {"AWS": hub_role_arn}, "Action": "sts:AssumeRole"}
+
+
+def assume_permission_statement(spoke_role_arns: Sequence[str]) -> dict[str, Any]:
+    """The hub role's own permission to assume its spokes (cross-account AssumeRole needs both sides)."""
+    resource: Any = spoke_role_arns[0] if len(spoke_role_arns) == 1 else list(spoke_role_arns)
+    return {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": resource}

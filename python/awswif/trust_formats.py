@@ -1,5 +1,6 @@
 """The AWS trust for one issuer and its subjects, written out for the tool a platform team uses:
-plain JSON (for the console or the AWS CLI), a CloudFormation template, or Terraform."""
+plain JSON (for the console or the AWS CLI), a CloudFormation template, or Terraform; and the same
+for a spoke role that trusts a hub role (role chaining)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from .errors import UserError
-from .trust import AUDIENCE, condition, provider_arn, provider_host, trust_policy
+from .trust import (
+    AUDIENCE,
+    assume_permission_statement,
+    chained_trust_policy,
+    condition,
+    provider_arn,
+    provider_host,
+    trust_policy,
+)
 
 FORMATS = ("json", "cloudformation", "terraform")
 
@@ -157,6 +166,97 @@ def as_terraform(spec: TrustSpec) -> str:
     blocks.append(
         'output "role_arn" {\n'
         '  description = "The roleArn input of AwsWifAssume@1"\n'
+        "  value       = aws_iam_role.azure_pipelines.arn\n"
+        "}\n"
+    )
+    return "\n".join(blocks)
+
+
+@dataclass(frozen=True)
+class ChainedSpec:
+    """A spoke role in hub-and-spoke role chaining: only the hub role may assume it."""
+
+    hub_role_arn: str
+    account_id: Optional[str] = None
+    partition: str = "aws"
+    role_name: str = "azure-pipelines"
+    managed_policy_arns: Sequence[str] = ()
+    max_session_duration: int = 3600
+
+
+def render_chained(spec: ChainedSpec, fmt: str) -> str:
+    if fmt == "json":
+        return chained_as_json(spec)
+    if fmt == "cloudformation":
+        return chained_as_cloudformation(spec)
+    if fmt == "terraform":
+        return chained_as_terraform(spec)
+    raise UserError(f"Unknown format '{fmt}'.", f"Use one of: {', '.join(FORMATS)}.")
+
+
+def chained_as_json(spec: ChainedSpec) -> str:
+    if not spec.account_id:
+        raise UserError(
+            "The json format needs --account-id: the spoke account, for the role ARN to list in chainedProfiles.",
+            "Add --account-id 123456789012, or use --format cloudformation or terraform, which fill it in.",
+        )
+    role_arn = f"arn:{spec.partition}:iam::{spec.account_id}:role/{spec.role_name}"
+    document = {
+        "role": {"name": spec.role_name, "arn": role_arn, "maxSessionDuration": spec.max_session_duration,
+                 "managedPolicyArns": list(spec.managed_policy_arns)},
+        "trustPolicy": chained_trust_policy(spec.hub_role_arn),
+        # Cross-account AssumeRole needs both sides: the hub role's own permission to assume the spoke.
+        "hubRolePolicy": {"Version": "2012-10-17", "Statement": [assume_permission_statement([role_arn])]},
+    }
+    return json.dumps(document, indent=2) + "\n"
+
+
+def chained_as_cloudformation(spec: ChainedSpec) -> str:
+    role: dict[str, Any] = {
+        "RoleName": spec.role_name,
+        "Description": f"Assumed by Azure Pipelines through the hub role {spec.hub_role_arn} (role chaining)",
+        "MaxSessionDuration": spec.max_session_duration,
+        "AssumeRolePolicyDocument": chained_trust_policy(spec.hub_role_arn),
+    }
+    if spec.managed_policy_arns:
+        role["ManagedPolicyArns"] = list(spec.managed_policy_arns)
+    template = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": "AWS trust for Azure Pipelines (aws-wif): a spoke role that only the hub role may assume",
+        "Resources": {"Role": {"Type": "AWS::IAM::Role", "Properties": role}},
+        "Outputs": {"RoleArn": {"Description": "A chainedProfiles line of AwsWifAssume@1: NAME=<this ARN>",
+                                "Value": {"Fn::GetAtt": ["Role", "Arn"]}}},
+    }
+    return json.dumps(template, indent=2) + "\n"
+
+
+def chained_as_terraform(spec: ChainedSpec) -> str:
+    description = f"Assumed by Azure Pipelines through the hub role {spec.hub_role_arn} (role chaining)"
+    blocks = [
+        'resource "aws_iam_role" "azure_pipelines" {\n'
+        f"  name                 = {_hcl(spec.role_name, 1)}\n"
+        f"  description          = {_hcl(description, 1)}\n"
+        f"  max_session_duration = {spec.max_session_duration}\n"
+        "  assume_role_policy = jsonencode({\n"
+        '    Version = "2012-10-17"\n'
+        "    Statement = [{\n"
+        '      Effect    = "Allow"\n'
+        f"      Principal = {{ AWS = {_hcl(spec.hub_role_arn, 3)} }}\n"
+        '      Action    = "sts:AssumeRole"\n'
+        "    }]\n"
+        "  })\n"
+        "}\n"
+    ]
+    for index, arn in enumerate(spec.managed_policy_arns):
+        blocks.append(
+            f'resource "aws_iam_role_policy_attachment" "azure_pipelines_{index}" {{\n'
+            "  role       = aws_iam_role.azure_pipelines.name\n"
+            f"  policy_arn = {_hcl(arn, 1)}\n"
+            "}\n"
+        )
+    blocks.append(
+        'output "role_arn" {\n'
+        '  description = "A chainedProfiles line of AwsWifAssume@1: NAME=<this ARN>"\n'
         "  value       = aws_iam_role.azure_pipelines.arn\n"
         "}\n"
     )

@@ -1,0 +1,174 @@
+"""The AWS shared credentials and config files of a run with profiles, as the AWS CLI, the SDKs and
+Terraform read them (AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE). They live in a fresh directory
+under the job's temporary folder: the directory 0700, the files 0600, nothing written through a
+symbolic link, nothing left behind when writing fails. The post-job step (task/post.js) deletes
+the directory.
+
+config holds `[default]` and `[profile NAME]` with the region, and a non-secret `[awswif NAME]`
+record of how each session was made (harmless to SDKs: botocore files unknown sections away, the
+Go SDK skips sections without the `profile ` prefix), which `awswif credential-process` reads."""
+
+from __future__ import annotations
+
+import configparser
+import io
+import os
+import shutil
+import stat
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional
+
+from .errors import UserError
+from .profiles import CHAINED
+from .sts import AwsCredentials
+
+if TYPE_CHECKING:
+    from .inputs import TaskInputs
+    from .sessions import Session
+
+FOLDER = "aws-wif"
+RUN_PREFIX = "run-"
+MAIN_PROFILE = "default"
+
+
+@dataclass(frozen=True)
+class FileProfile:
+    name: str  # "default" for the main role
+    region: str
+    # None when the profile gets its credentials some other way (credential_process, #11).
+    credentials: Optional[AwsCredentials]
+    record: Mapping[str, str] = field(default_factory=dict)
+    # More keys for the profile's own config section (e.g. credential_process).
+    config: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    directory: Path
+    credentials: Path
+    config: Path
+
+
+def file_profiles(inputs: TaskInputs, sessions: Sequence[Session]) -> list[FileProfile]:
+    """One profile per session, each with the record of how it was made (no secret in it)."""
+    common = {
+        "session_name": inputs.session_name,
+        "region": inputs.region,
+        "connection_id": inputs.connection_id,
+        "oidc_request_uri": inputs.oidc_request_uri,
+        "collection_id": inputs.collection_id or "",
+        "sts_endpoint": inputs.sts_endpoint or "",
+    }
+    result = []
+    for session in sessions:
+        profile = session.profile
+        record = {"role_arn": profile.role_arn, "duration_seconds": str(profile.duration_seconds), **common,
+                  "kind": profile.kind}
+        if profile.kind == CHAINED:
+            record["source_profile"] = MAIN_PROFILE
+        if profile.name == MAIN_PROFILE and inputs.plan.policies.inline:
+            record["session_policy"] = inputs.plan.policies.inline
+        if profile.name == MAIN_PROFILE and inputs.plan.policies.arns:
+            record["policy_arns"] = ",".join(inputs.plan.policies.arns)
+        result.append(FileProfile(profile.name, inputs.region, session.credentials, record))
+    return result
+
+
+def write_run_files(temp_directory: str, profiles: Sequence[FileProfile]) -> RunFiles:
+    base = Path(temp_directory) / FOLDER
+    private_folder(base)
+    try:
+        directory = Path(tempfile.mkdtemp(prefix=RUN_PREFIX, dir=base))  # created 0700, never existed before
+    except OSError as exc:
+        raise _refuse(base, exc.strerror or str(exc)) from None
+    files = RunFiles(directory, directory / "credentials", directory / "config")
+    try:
+        write_private_file(files.credentials, credentials_text(profiles))
+        write_private_file(files.config, config_text(profiles))
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    return files
+
+
+def credentials_text(profiles: Sequence[FileProfile]) -> str:
+    ini = _parser()
+    for profile in profiles:
+        if profile.credentials is None:
+            continue
+        ini[profile.name] = {
+            "aws_access_key_id": profile.credentials.access_key_id,
+            "aws_secret_access_key": profile.credentials.secret_access_key,
+            "aws_session_token": profile.credentials.session_token,
+        }
+    return _text(ini)
+
+
+def config_text(profiles: Sequence[FileProfile]) -> str:
+    ini = _parser()
+    for profile in profiles:
+        section = MAIN_PROFILE if profile.name == MAIN_PROFILE else f"profile {profile.name}"
+        ini[section] = {"region": profile.region, **profile.config}
+    for profile in profiles:
+        ini[f"awswif {profile.name}"] = dict(profile.record)
+    return _text(ini)
+
+
+def read_records(config_file: Path) -> dict[str, dict[str, str]]:
+    """The `[awswif NAME]` records of a config file this module wrote, by profile name."""
+    ini = _parser()
+    ini.read(config_file, encoding="utf-8")
+    prefix = "awswif "
+    return {s[len(prefix):]: dict(ini[s]) for s in ini.sections() if s.startswith(prefix)}
+
+
+def _parser() -> configparser.RawConfigParser:
+    # No interpolation: values (a session policy) may hold '%'.
+    return configparser.RawConfigParser(interpolation=None, delimiters=("=",))
+
+
+def _text(ini: configparser.RawConfigParser) -> str:
+    for section in ini.sections():
+        for key, value in ini.items(section):
+            if "\n" in value or "\r" in value:
+                raise UserError(f"The value of {key} in [{section}] has a line break and cannot go into an AWS file.",
+                                "Re-run the job; if it persists, report it.")
+    out = io.StringIO()
+    ini.write(out)
+    return out.getvalue()
+
+
+def write_private_file(path: Path, content: str) -> None:
+    """Create the file readable by this user only; refuse anything already there, including a link."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        descriptor = os.open(path, flags, 0o600)
+    except OSError as exc:
+        raise _refuse(path, exc.strerror or str(exc)) from None
+    with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as handle:
+        handle.write(content)
+
+
+def private_folder(folder: Path) -> None:
+    """The agent's temporary folder's aws-wif folder: ours, a real folder, closed to others."""
+    if folder.is_symlink():
+        raise _refuse(folder, "it is a symbolic link")
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+    except OSError as exc:
+        raise _refuse(folder, exc.strerror or str(exc)) from None
+    info = folder.lstat()
+    if not stat.S_ISDIR(info.st_mode):
+        raise _refuse(folder, "it is not a folder")
+    if hasattr(os, "getuid") and (info.st_uid != os.getuid() or info.st_mode & 0o077):
+        raise _refuse(folder, "another user owns it or can read it")
+
+
+def _refuse(path: Path, why: str) -> UserError:
+    return UserError(
+        f"The AWS credentials and config files cannot be written at {path}: {why}.",
+        "Something else on this agent prepared that path; remove it and re-run.",
+    )
