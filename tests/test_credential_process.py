@@ -321,7 +321,7 @@ def test_posix_lines_split_back_into_the_same_arguments(tmp_path: Path) -> None:
                 "--config", f"{AWKWARD}/config"]
     assert shlex.split(line) == expected
     assert compat_shell_split(line, "linux") == expected  # botocore on Linux and macOS
-    # The Go, Java and JavaScript SDKs run the value through sh -c.
+    # The Go SDK (and so Terraform) runs the value through sh -c.
     through_sh = subprocess.run(["sh", "-c", line], capture_output=True, text=True, env={"HOME": "/nowhere"})
     assert json.loads(through_sh.stdout) == expected[1:], through_sh.stderr
 

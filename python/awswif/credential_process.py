@@ -20,11 +20,11 @@ import re
 import shlex
 import sys
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Optional, TextIO
+from typing import Any, Optional, TextIO
 
 import requests
 
@@ -33,7 +33,8 @@ from . import diagnose, oidc, sts
 from .agent import Agent
 from .errors import UserError
 from .inputs import GUID, checked_url
-from .network import read_network
+from .network import Network, read_network
+from .profiles import CHAINED, WEB_IDENTITY
 from .retry import Deadline
 
 COMMAND = "credential-process"
@@ -45,7 +46,7 @@ RECORD_PREFIX = "awswif "
 # The AWS SDK for Go (Terraform) kills a credential process after one minute; retries stop before.
 DEADLINE_SECONDS = 45
 ENV_LINE = "env: SYSTEM_ACCESSTOKEN: $(System.AccessToken)"
-KINDS = ("web-identity", "chained")
+KINDS = (WEB_IDENTITY, CHAINED)
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class ProfileRecord:
     oidc_request_uri: str
     collection_id: Optional[str]
     sts_endpoint: Optional[str]
-    kind: str = "web-identity"
+    kind: str = WEB_IDENTITY
     source_profile: Optional[str] = None
     session_policy: Optional[str] = None
     policy_arns: tuple[str, ...] = field(default=())
@@ -81,14 +82,14 @@ def command_line(python: str, code_dir: str, profile: str, config_file: str, *,
                  isolated: Optional[bool] = None, platform: Optional[str] = None) -> str:
     """The `credential_process` value: this interpreter and the entry script by absolute path.
 
-    The value is read in two ways, and must mean the same to both (see README, "Long-running jobs"):
+    The value is read in two ways, and must mean the same to both (README, "Long-running jobs"):
     botocore (boto3, AWS CLI v1 and v2) splits it itself, with POSIX shlex rules, or on Windows with
-    the C runtime's rules (double quotes only, backslashes literal); the Go, Java and JavaScript SDKs
-    hand it to `sh -c`, or on Windows to `cmd.exe /C`. Single-quoting (shlex.quote) is read alike by
-    shlex and sh. On Windows, cmd.exe strips the first and last quote of a line that starts with one,
-    and the Go SDK escapes inner quotes as \\" which cmd.exe does not read: a value without any quote
-    works everywhere, so a path with spaces is given by its 8.3 short name when the volume has them,
-    and double-quoted (botocore reads that) only when it has none.
+    the C runtime's rules (double quotes only, backslashes literal); the Go SDK (Terraform) hands it
+    to `sh -c`, or on Windows to `cmd.exe /C`. Single-quoting (shlex.quote) is read alike by shlex
+    and sh. On Windows, cmd.exe strips the first and last quote of a line that starts with one, and
+    Go escapes inner quotes as \\" which cmd.exe does not read: a value without any quote works
+    everywhere, so a path with spaces is given by its 8.3 short name when the volume has them, and
+    double-quoted (botocore reads that) only when it has none.
 
     `isolated`: run with -S (no site-packages), as the launcher runs the .vsix's code; by default,
     whatever this process was started with."""
@@ -159,7 +160,7 @@ def read_record(config_file: str, profile: str) -> ProfileRecord:
                             "Re-run the AwsWifAssume@1 step that wrote it; do not edit the file.")
         return found
 
-    kind = value("kind", required=False) or "web-identity"
+    kind = value("kind", required=False) or WEB_IDENTITY
     if kind not in KINDS:
         raise UserError(f"The [{section}] record in {config_file} has an unknown kind '{kind}'.",
                         "Use the same AwsWifAssume@1 version in the step that wrote it.")
@@ -174,12 +175,12 @@ def read_record(config_file: str, profile: str) -> ProfileRecord:
         session_name=value("session_name"),
         duration_seconds=duration,
         region=value("region"),
-        connection_id=value("connection_id", required=kind == "web-identity"),
+        connection_id=value("connection_id", required=kind == WEB_IDENTITY),
         oidc_request_uri=value("oidc_request_uri", required=False),
         collection_id=value("collection_id", required=False) or None,
         sts_endpoint=value("sts_endpoint", required=False) or None,
         kind=kind,
-        source_profile=value("source_profile", required=kind == "chained") or None,
+        source_profile=value("source_profile", required=kind == CHAINED) or None,
         session_policy=value("session_policy", required=False) or None,
         policy_arns=tuple(a.strip() for a in value("policy_arns", required=False).split(",") if a.strip()),
     )
@@ -201,18 +202,44 @@ def _arguments(args: list[str]) -> tuple[str, str]:
     return found["--profile"], found["--config"]
 
 
-def credentials_for(record: ProfileRecord, environ: Mapping[str, str], log: Optional[TextIO] = None
-                    ) -> sts.AwsCredentials:
-    """A fresh session of the profile's role: a fresh OIDC token, then STS, with the task's retries
-    and claim checks. Retry notes go to `log` (stderr with System.Debug, else nowhere)."""
+def credentials_for(record: ProfileRecord, source: Optional[ProfileRecord], environ: Mapping[str, str],
+                    log: Optional[TextIO] = None) -> sts.AwsCredentials:
+    """A fresh session of the profile's role, with the task's retries and claim checks: a fresh OIDC
+    token, then AssumeRoleWithWebIdentity; for a chained profile, that for its source profile (the
+    main role, with its session policies), then AssumeRole with that session. Retry notes go to
+    `log` (stderr with System.Debug, else nowhere)."""
 
     def note(text: str) -> None:
         if log is not None:
             log.write(text + "\n")
 
-    if record.kind != "web-identity":
-        raise UserError(f"Profile {record.name} is a chained profile, which this version cannot refresh.",
-                        "Use the same AwsWifAssume@1 version in the step that wrote it.")
+    # The agent's public variables (proxy, CA bundle) are in every step's environment. Logging
+    # commands from the reader (setsecret for a mapped proxy password) go nowhere: stdout carries
+    # only the JSON, and the agent does not read a credential process's output.
+    network = read_network(Agent(environ, io.StringIO()))
+    deadline = Deadline(DEADLINE_SECONDS)
+    if record.kind == CHAINED:
+        if source is None or source.kind != WEB_IDENTITY:
+            raise UserError(f"Profile {record.name} is chained through '{record.source_profile}', which is not a "
+                            "web-identity profile of this file.", "Re-run the AwsWifAssume@1 step that wrote it.")
+        hub = _web_identity_session(source, environ, network, deadline, note)
+        client = _client(record, network, hub)
+        try:
+            return sts.assume_role_chained(client, record.role_arn, record.session_name, record.duration_seconds,
+                                           deadline, note)
+        except sts.StsRefused as refusal:
+            raise diagnose.explain_chained(refusal, source.role_arn, record.role_arn, record.region) from None
+    return _web_identity_session(record, environ, network, deadline, note)
+
+
+def _client(record: ProfileRecord, network: Network, credentials: Optional[sts.AwsCredentials] = None) -> Any:
+    endpoint = checked_url(record.sts_endpoint, "sts_endpoint") if record.sts_endpoint else None
+    return sts.make_client(record.region, endpoint, "aws-wif/credential-process", network,
+                           read_timeout=DEADLINE_SECONDS, credentials=credentials)
+
+
+def _web_identity_session(record: ProfileRecord, environ: Mapping[str, str], network: Network, deadline: Deadline,
+                          note: Callable[[str], None]) -> sts.AwsCredentials:
     access_token = environ.get("SYSTEM_ACCESSTOKEN", "").strip()
     if not access_token:
         raise UserError(
@@ -224,15 +251,8 @@ def credentials_for(record: ProfileRecord, environ: Mapping[str, str], log: Opti
         raise UserError("SYSTEM_OIDCREQUESTURI is not in this step's environment, and the record has none.",
                         "Use the profile in a later step of the job that ran AwsWifAssume@1.")
     checked_url(request_uri, "System.OidcRequestUri")
-    sts_endpoint = checked_url(record.sts_endpoint, "sts_endpoint") if record.sts_endpoint else None
     collection = record.collection_id or environ.get("SYSTEM_COLLECTIONID", "").strip().lower()
-    # The agent's public variables (proxy, CA bundle) are in every step's environment. Logging
-    # commands from the reader (setsecret for a mapped proxy password) go nowhere: stdout carries
-    # only the JSON, and the agent does not read a credential process's output.
-    network = read_network(Agent(environ, io.StringIO()))
-    deadline = Deadline(DEADLINE_SECONDS)
-    client = sts.make_client(record.region, sts_endpoint, "aws-wif/credential-process", network,
-                             read_timeout=DEADLINE_SECONDS)
+    client = _client(record, network)
     with requests.Session() as http:
 
         def fresh_token() -> tuple[str, token_claims.TokenClaims]:
@@ -249,7 +269,8 @@ def credentials_for(record: ProfileRecord, environ: Mapping[str, str], log: Opti
 
         try:
             return sts.assume_role(client, record.role_arn, record.session_name, record.duration_seconds, token,
-                                   next_token, deadline, note)
+                                   next_token, deadline, note, policy=record.session_policy,
+                                   policy_arns=record.policy_arns)
         except sts.StsRefused as refusal:
             raise diagnose.explain(refusal, claims, record.role_arn, record.account_id, record.region) from None
 
@@ -283,7 +304,8 @@ def main(args: list[str], environ: Optional[Mapping[str, str]] = None, out: Opti
     try:
         profile, config_file = _arguments(args)
         record = read_record(config_file, profile)
-        credentials = credentials_for(record, environ, err if debug else None)
+        source = read_record(config_file, record.source_profile) if record.source_profile else None
+        credentials = credentials_for(record, source, environ, err if debug else None)
         document = credential_json(credentials, record.account_id)
     except UserError as problem:
         err.write(_one_line(f"aws-wif credential_process (profile {profile}): {problem}") + "\n")
