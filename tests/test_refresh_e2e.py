@@ -218,3 +218,19 @@ def test_session_policies_apply_to_every_refresh_of_the_main_role(issuer: Issuer
     assert len(main_role_calls) == 3  # the task, the default profile, the spoke's hub
     assert all(json.loads(c["Policy"]) == json.loads(policy) for c in main_role_calls)
     run_post(installed.task, run)
+
+
+@ONE_FAMILY
+@pytest.mark.parametrize("case", ["not a boolean", "no temporary folder"])
+def test_refreshing_profiles_input_problems_fail_before_any_call(issuer: Issuer, sts: Sts, source_task_dir: Path,
+                                                                 case: str) -> None:
+    env = agent_environment(issuer, sts, source_task_dir,
+                            refreshingProfiles="maybe" if case == "not a boolean" else "true")
+    if case == "no temporary folder":
+        del env["AGENT_TEMPDIRECTORY"]
+    run = run_launcher(source_task_dir, env)
+    assert run.view.result == "Failed"
+    (error,) = run.view.errors
+    assert ("refreshingProfiles" in error) if case == "not a boolean" else ("Agent.TempDirectory" in error)
+    assert issuer.token_requests == [] and sts.calls == []
+    assert "AWS_CONFIG_FILE" not in run.view.variables
