@@ -474,7 +474,9 @@ class Sts:
                               "failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*")
         role = self.roles.get(arn)
         if role is None or not self._trusts_role(role.trust_policy, caller.role_arn):
-            # The message AWS gives for a trust policy that does not name the caller (STS AssumeRole errors).
+            # AWS's message for an assumed-role caller the trust policy does not admit, as AWS knowledge
+            # center "iam-assume-role-error" shows it (it also needs the caller's own permission to
+            # assume the role, in its identity policy: both sides, per that article).
             return self.error("AccessDenied", f"User: {caller.assumed_role_arn} is not authorized to perform: "
                               f"sts:AssumeRole on resource: {arn}", 403)
         # "Role chaining limits your AWS CLI or AWS API role session to a maximum of one hour ... if

@@ -43,3 +43,23 @@ def test_task_against_moto_sts(issuer: Issuer, moto_url: str, source_task_dir: P
     assert proc.returncode == 0, proc.stderr
     arn = proc.stdout.strip()
     assert arn == variables["AWS_ASSUMED_ROLE_ARN"]
+
+
+@pytest.mark.parametrize("issuer", ["azure-devops"], indirect=True)
+def test_profiles_against_moto_sts(issuer: Issuer, moto_url: str, source_task_dir: Path, tmp_path: Path) -> None:
+    """AssumeRole signed with the main session, session policies and GetCallerIdentity, as a
+    third-party STS reads them off the wire."""
+    policy = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}'
+    env = agent_environment(issuer, None, source_task_dir, stsEndpoint=moto_url, roleSessionName="moto-check",
+                            profiles="direct=arn:aws:iam::210987654321:role/direct",
+                            chainedProfiles="spoke=arn:aws:iam::333333333333:role/spoke",
+                            sessionPolicy=policy, managedSessionPolicies="arn:aws:iam::aws:policy/ReadOnlyAccess",
+                            verifyCredentials="true")
+    env["AGENT_TEMPDIRECTORY"] = str(tmp_path)
+    run = run_launcher(source_task_dir, env)
+    assert run.view.result == "Succeeded", run.stdout + run.stderr
+    assert "GetCallerIdentity confirmed 3 sessions" in run.stdout
+    for arn in (f"arn:aws:sts::{ACCOUNT}:assumed-role/deploy/moto-check",
+                "arn:aws:sts::210987654321:assumed-role/direct/moto-check",
+                "arn:aws:sts::333333333333:assumed-role/spoke/moto-check"):
+        assert arn in run.stdout

@@ -159,19 +159,20 @@ def write_private_file(path: Path, content: str) -> None:
         handle.write(content)
 
 
-def private_folder(folder: Path) -> None:
+def private_folder(folder: Path, refuse: Optional[Callable[[Path, str], UserError]] = None) -> None:
     """The agent's temporary folder's aws-wif folder: ours, a real folder, closed to others."""
+    refuse = refuse or _refuse
     if folder.is_symlink():
-        raise _refuse(folder, "it is a symbolic link")
+        raise refuse(folder, "it is a symbolic link")
     try:
         folder.mkdir(mode=0o700, exist_ok=True)
     except OSError as exc:
-        raise _refuse(folder, exc.strerror or str(exc)) from None
+        raise refuse(folder, exc.strerror or str(exc)) from None
     info = folder.lstat()
     if not stat.S_ISDIR(info.st_mode):
-        raise _refuse(folder, "it is not a folder")
+        raise refuse(folder, "it is not a folder")
     if hasattr(os, "getuid") and (info.st_uid != os.getuid() or info.st_mode & 0o077):
-        raise _refuse(folder, "another user owns it or can read it")
+        raise refuse(folder, "another user owns it or can read it")
 
 
 def _refuse(path: Path, why: str) -> UserError:

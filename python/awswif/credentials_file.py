@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 from pathlib import Path
 
+from .aws_files import FOLDER, private_folder
 from .errors import UserError
 
-FOLDER = "aws-wif"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -23,7 +22,7 @@ def credentials_path(temp_directory: str, account_id: str, role_arn: str) -> Pat
 
 
 def write_credentials_file(path: Path, access_key_id: str, secret_access_key: str, session_token: str) -> None:
-    _private_folder(path.parent)
+    private_folder(path.parent, _refuse)
     if path.is_symlink():
         raise _refuse(path, "it is a symbolic link")
     if path.exists():
@@ -43,20 +42,6 @@ def write_credentials_file(path: Path, access_key_id: str, secret_access_key: st
     )
     with os.fdopen(descriptor, "w", encoding="ascii", newline="\n") as handle:
         handle.write(content)
-
-
-def _private_folder(folder: Path) -> None:
-    if folder.is_symlink():
-        raise _refuse(folder, "it is a symbolic link")
-    try:
-        folder.mkdir(mode=0o700, exist_ok=True)
-    except OSError as exc:
-        raise _refuse(folder, exc.strerror or str(exc)) from None
-    info = folder.lstat()
-    if not stat.S_ISDIR(info.st_mode):
-        raise _refuse(folder, "it is not a folder")
-    if hasattr(os, "getuid") and (info.st_uid != os.getuid() or info.st_mode & 0o077):
-        raise _refuse(folder, "another user owns it or can read it")
 
 
 def _refuse(path: Path, why: str) -> UserError:

@@ -5,9 +5,10 @@ error lists every failing profile with its own explanation."""
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -66,8 +67,7 @@ def assume_all(main: Profile, profiles: Sequence[Profile], how: Fulfilment) -> l
     sessions: dict[str, Session] = {}
     direct = [main, *(p for p in profiles if p.kind != CHAINED)]
     chained = [p for p in profiles if p.kind == CHAINED]
-    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(direct)), thread_name_prefix="awswif-sts") as pool:
-        _collect({p.name: pool.submit(_web_identity, p, how, p is main) for p in direct}, sessions, failures)
+    _run_all({p.name: functools.partial(_web_identity, p, how, p is main) for p in direct}, sessions, failures)
     if chained:
         hub = sessions.get(main.name)
         if hub is None:
@@ -75,10 +75,8 @@ def assume_all(main: Profile, profiles: Sequence[Profile], how: Fulfilment) -> l
                 failures[profile.name] = UserError("Not attempted: chained profiles need the main role's session.")
         else:
             client = how.signed_client(hub.credentials)
-            with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(chained)),
-                                    thread_name_prefix="awswif-sts") as pool:
-                futures = {p.name: pool.submit(_chained, p, client, hub.profile.role_arn, how) for p in chained}
-                _collect(futures, sessions, failures)
+            _run_all({p.name: functools.partial(_chained, p, client, hub.profile.role_arn, how) for p in chained},
+                     sessions, failures)
     if failures:
         raise _all_or_nothing(main, profiles, failures)
     return [sessions[main.name], *(sessions[p.name] for p in profiles)]
@@ -90,9 +88,8 @@ def verify_all(sessions: Sequence[Session], signed_client: Callable[[sts.AwsCred
     clients = [(s, signed_client(s.credentials)) for s in sessions]
     failures: dict[str, UserError] = {}
     done: dict[str, Session] = {}
-    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(clients)), thread_name_prefix="awswif-sts") as pool:
-        futures = {s.profile.name: pool.submit(_verify, s, client, deadline, log) for s, client in clients}
-        _collect(futures, done, failures)
+    _run_all({s.profile.name: functools.partial(_verify, s, client, deadline, log) for s, client in clients},
+             done, failures)
     if failures:
         main = sessions[0].profile
         raise _all_or_nothing(main, [s.profile for s in sessions[1:]], failures, verb="verify")
@@ -135,8 +132,18 @@ def _verify(session: Session, client: Any, deadline: Deadline, log: Callable[[st
     return session
 
 
-def _collect(futures: dict[str, Future[Session]], sessions: dict[str, Session],
+def _run_all(work: dict[str, Callable[[], Session]], sessions: dict[str, Session],
              failures: dict[str, UserError]) -> None:
+    """Every piece of work at once (one alone on this thread), each outcome kept under its name."""
+    if len(work) == 1:
+        ((name, one),) = work.items()
+        try:
+            sessions[name] = one()
+        except UserError as problem:
+            failures[name] = problem
+        return
+    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(work)), thread_name_prefix="awswif-sts") as pool:
+        futures = {name: pool.submit(call) for name, call in work.items()}
     for name, future in futures.items():
         try:
             sessions[name] = future.result()

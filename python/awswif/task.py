@@ -1,5 +1,6 @@
 """THE RUN of AwsWifAssume, top to bottom: read inputs, get the job's OIDC token, check its
-claims, assume the role, export the credentials. Every failure ends at one place, in `main`."""
+claims, assume the role (and every profile's, concurrently), export the credentials (and the
+profiles' files). Every failure ends at one place, in `main`."""
 
 from __future__ import annotations
 
@@ -169,9 +170,9 @@ def export(agent: Agent, inputs: TaskInputs, sessions: list[Session]) -> None:
     ]
     for session in sessions:
         _check_usable(session)
-    # Every profile's keys are masked before anything could show them; only the main role's
-    # become variables.
-    for session in sessions[1:]:
+    # Every key that goes into a file is masked before the file exists (the main role's are masked
+    # again as secret variables); only the main role's become variables.
+    for session in sessions if inputs.plan.profiles or inputs.credentials_folder else []:
         for key in (session.credentials.access_key_id, session.credentials.secret_access_key,
                     session.credentials.session_token):
             agent.set_secret(key)
