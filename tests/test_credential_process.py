@@ -278,18 +278,21 @@ def test_sts_outages_are_retried_then_explained(config: Path, issuer: Issuer, st
     assert_one_line_failure(result, "AWS STS did not answer successfully after 4 attempts")
 
 
-@pytest.mark.parametrize("case", ["no file", "no record", "no role", "bad arguments"])
+@pytest.mark.parametrize("case", ["no file", "no record", "no role", "bad role", "bad arguments"])
 def test_a_missing_or_broken_record(config: Path, issuer: Issuer, tmp_path: Path, case: str) -> None:
     env = step_environment(tmp_path / "home", config, issuer)
     command = shlex.split(config_line(config))
     expected = {"no file": "no longer exists", "no record": "has no [awswif elsewhere] record",
-                "no role": "has no role_arn", "bad arguments": "Usage: awswif credential-process"}[case]
+                "no role": "has no role_arn", "bad role": "not an IAM role ARN",
+                "bad arguments": "Usage: awswif credential-process"}[case]
     if case == "no file":
         config.unlink()
     elif case == "no record":
         command[command.index("default")] = "elsewhere"
     elif case == "no role":
         config.write_text(config.read_text().replace("role_arn = ", "role_arn_was = "))
+    elif case == "bad role":
+        config.write_text(config.read_text().replace("role_arn = arn:", "role_arn = nra:"))
     else:
         command.append("--region")
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)

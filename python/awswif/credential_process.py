@@ -32,7 +32,7 @@ from . import claims as token_claims
 from . import diagnose, oidc, sts
 from .agent import Agent
 from .errors import UserError
-from .inputs import GUID, checked_url
+from .inputs import GUID, ROLE_ARN, checked_url
 from .network import Network, read_network
 from .profiles import CHAINED, WEB_IDENTITY
 from .retry import Deadline
@@ -169,9 +169,13 @@ def read_record(config_file: str, profile: str) -> ProfileRecord:
     except ValueError:
         raise UserError(f"The [{section}] record in {config_file} has a duration_seconds that is not a number.",
                         "Re-run the AwsWifAssume@1 step that wrote it; do not edit the file.") from None
+    role_arn = value("role_arn")
+    if not ROLE_ARN.match(role_arn):
+        raise UserError(f"The [{section}] record in {config_file} has a role_arn that is not an IAM role ARN.",
+                        "Re-run the AwsWifAssume@1 step that wrote it; do not edit the file.")
     return ProfileRecord(
         name=profile,
-        role_arn=value("role_arn"),
+        role_arn=role_arn,
         session_name=value("session_name"),
         duration_seconds=duration,
         region=value("region"),
