@@ -38,6 +38,8 @@ ROOT = Path(__file__).resolve().parent
 MANIFEST = ROOT / "vss-extension.json"
 TASK_SOURCE = ROOT / "task"
 PACKAGE_SOURCE = ROOT / "python" / "awswif"
+# What the config file's credential_process lines run: beside the package, so that lib/ is sys.path[0].
+CREDENTIAL_PROCESS_SCRIPT = ROOT / "python" / "awswif_credential_process.py"
 PYPROJECT = ROOT / "python" / "pyproject.toml"
 LOCK = ROOT / "python" / "requirements.lock"
 OVERVIEW = ROOT / "overview.md"
@@ -414,6 +416,7 @@ def stage(sources: Sources, vendored: Path, root: Path) -> None:
         if (TASK_SOURCE / name).is_file():
             shutil.copyfile(TASK_SOURCE / name, task_dir / name)
     shutil.copytree(PACKAGE_SOURCE, lib / "awswif", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copyfile(CREDENTIAL_PROCESS_SCRIPT, lib / CREDENTIAL_PROCESS_SCRIPT.name)
     copy_vendored(vendored, lib)
     for asset in manifest_assets(sources.manifest):
         source = TASK_SOURCE / "icon.png" if asset.endswith("icon.png") else ROOT / asset

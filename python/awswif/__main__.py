@@ -1,4 +1,5 @@
-"""Command-line dispatch: `task` is what the launcher runs; the other commands are for people."""
+"""Command-line dispatch: `task` is what the launcher runs, `credential-process` what the profiles
+the task writes run (through awswif_credential_process.py); the other commands are for people."""
 
 from __future__ import annotations
 
@@ -18,6 +19,10 @@ def main(argv: Optional[list[str]] = None) -> int:
 
         version = args[2] if args[1:2] == ["--version"] and len(args) > 2 else "dev"
         return task.main(agent.from_process(), version)
+    if args[:1] == ["credential-process"]:
+        from . import credential_process
+
+        return credential_process.main(args[1:])
     from . import cli
 
     return cli.main(args)

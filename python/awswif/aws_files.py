@@ -17,7 +17,7 @@ import shutil
 import stat
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
@@ -77,7 +77,10 @@ def file_profiles(inputs: TaskInputs, sessions: Sequence[Session]) -> list[FileP
     return result
 
 
-def write_run_files(temp_directory: str, profiles: Sequence[FileProfile]) -> RunFiles:
+def write_run_files(temp_directory: str, profiles: Sequence[FileProfile],
+                    process_line: Optional[Callable[[str, Path], str]] = None) -> RunFiles:
+    """`process_line(profile name, config path)`: with refreshingProfiles, every profile gets that
+    credential_process line and no keys in the credentials file (keys there would win over it)."""
     base = Path(temp_directory) / FOLDER
     private_folder(base)
     try:
@@ -85,6 +88,10 @@ def write_run_files(temp_directory: str, profiles: Sequence[FileProfile]) -> Run
     except OSError as exc:
         raise _refuse(base, exc.strerror or str(exc)) from None
     files = RunFiles(directory, directory / "credentials", directory / "config")
+    if process_line is not None:
+        profiles = [replace(p, credentials=None,
+                            config={**p.config, "credential_process": process_line(p.name, files.config)})
+                    for p in profiles]
     try:
         write_private_file(files.credentials, credentials_text(profiles))
         write_private_file(files.config, config_text(profiles))

@@ -41,6 +41,12 @@ class Plan:
     verify: bool = False
     # Agent.TempDirectory: where the credentials and config files go when there are profiles.
     files_folder: str = ""
+    # refreshingProfiles (#11): credential_process lines instead of keys; implies writing the files.
+    refreshing: bool = False
+
+    @property
+    def writes_files(self) -> bool:
+        return bool(self.profiles) or self.refreshing
 
     @property
     def web_identity(self) -> tuple[Profile, ...]:
@@ -77,12 +83,14 @@ def read_plan(agent: Agent, main_role_arn: str, partition: str, duration_seconds
             seen[key] = f"{input_name} line {number}"
             roles[arn] = f"{input_name} line {number}"
             profiles.append(Profile(name, arn, arn.split(":")[4], kind, duration))
+    refreshing = _boolean(agent, "refreshingProfiles")
     plan = Plan(
         profiles=tuple(profiles),
         policies=read_session_policies(agent, partition, main_account),
         allowed_account_ids=_allowed_accounts(agent.input("allowedAccountIds")),
         verify=_boolean(agent, "verifyCredentials"),
-        files_folder=_files_folder(agent) if profiles else "",
+        files_folder=_files_folder(agent) if profiles or refreshing else "",
+        refreshing=refreshing,
     )
     _check_allowed(plan, main_role_arn, main_account)
     return plan

@@ -8,6 +8,7 @@ import json
 import sys
 import traceback
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Optional
 
 import requests
@@ -179,9 +180,10 @@ def export(agent: Agent, inputs: TaskInputs, sessions: list[Session]) -> None:
         for key in (session.credentials.access_key_id, session.credentials.secret_access_key,
                     session.credentials.session_token):
             agent.set_secret(key)
-    if inputs.plan.profiles:
+    if inputs.plan.writes_files:
         # Written before any variable, so that a refused path leaves nothing exported.
-        files = write_run_files(inputs.plan.files_folder, file_profiles(inputs, sessions))
+        files = write_run_files(inputs.plan.files_folder, file_profiles(inputs, sessions),
+                                _refreshing_line if inputs.plan.refreshing else None)
         # The post-job step deletes the directory, even when the job fails.
         agent.set_task_variable("AWSWIF_FILES_DIRECTORY", str(files.directory))
         variables.append(("AWS_SHARED_CREDENTIALS_FILE", str(files.credentials), False))
@@ -217,6 +219,13 @@ def export(agent: Agent, inputs: TaskInputs, sessions: list[Session]) -> None:
     agent.succeed()
 
 
+def _refreshing_line(profile: str, config: Path) -> str:
+    """The profile's credential_process line: this agent's Python and the task's own code."""
+    from .credential_process import code_dir, command_line
+
+    return command_line(sys.executable, code_dir(), profile, str(config))
+
+
 def _utc(credentials: sts.AwsCredentials) -> str:
     return credentials.expiration.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -233,6 +242,19 @@ def _check_usable(session: Session) -> None:
 def _summary(inputs: TaskInputs, sessions: list[Session]) -> str:
     credentials = sessions[0].credentials
     expiration = _utc(credentials)
+    if inputs.plan.refreshing:
+        roles = "\n".join(f"  {s.profile.name}: {s.credentials.assumed_role_arn}" for s in sessions)
+        return (
+            f"Assumed {len(sessions)} role{'s' if len(sessions) > 1 else ''} (session {inputs.session_name}); "
+            f"AWS_CONFIG_FILE has a refreshing profile for each (default is the main role):\n{roles}\n"
+            "AWS SDKs, the AWS CLI and Terraform get fresh credentials through credential_process before the ones "
+            "they hold expire, however long a step runs. A step that uses the profiles needs the job access token "
+            "mapped, and no AWS_* keys mapped (they would win over the profiles):\n"
+            "  - script: terraform apply -auto-approve\n"
+            "    env:\n"
+            "      SYSTEM_ACCESSTOKEN: $(System.AccessToken)\n"
+            "They serve later steps of this job (on this agent); the files are deleted when the job ends."
+        )
     if inputs.plan.profiles:
         rows = [("Profile", "Assumed-role ARN", "Expires (UTC)")] + [
             (s.profile.name, s.credentials.assumed_role_arn, _utc(s.credentials)) for s in sessions

@@ -1,0 +1,327 @@
+"""`awswif credential-process`: what a profile's `credential_process` line runs in a later step.
+Every AWS SDK, the AWS CLI and Terraform call it again shortly before the credentials it printed
+expire, so a job outlives any one OIDC token and any one session. Each call reads the non-secret
+record the task wrote for the profile (`[awswif NAME]` in the config file), asks Azure DevOps for a
+fresh OIDC token with the calling step's SYSTEM_ACCESSTOKEN, assumes the role, and prints the
+credential_process JSON on stdout. Nothing is cached and nothing is written to disk.
+
+The failure contract differs from the task's: the caller is an SDK, not the agent, so a failure is
+one line on stderr (the SDK shows it in its own error) and exit code 1, with nothing on stdout."""
+
+from __future__ import annotations
+
+import configparser
+import io
+import json
+import ntpath
+import os
+import posixpath
+import re
+import shlex
+import sys
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Optional, TextIO
+
+import requests
+
+from . import claims as token_claims
+from . import diagnose, oidc, sts
+from .agent import Agent
+from .errors import UserError
+from .inputs import GUID, ROLE_ARN, checked_url
+from .network import Network, read_network
+from .profiles import CHAINED, WEB_IDENTITY
+from .retry import Deadline
+
+COMMAND = "credential-process"
+USAGE = f"Usage: awswif {COMMAND} --profile NAME --config FILE."
+# The file a credential_process line runs: beside the awswif package, so that Python puts the code
+# (and, in the .vsix, its vendored dependencies) first on sys.path. build.py ships it in lib/.
+ENTRY_SCRIPT = "awswif_credential_process.py"
+RECORD_PREFIX = "awswif "
+# The AWS SDK for Go (Terraform) kills a credential process after one minute; retries stop before.
+DEADLINE_SECONDS = 45
+ENV_LINE = "env: SYSTEM_ACCESSTOKEN: $(System.AccessToken)"
+KINDS = (WEB_IDENTITY, CHAINED)
+
+
+@dataclass(frozen=True)
+class ProfileRecord:
+    """What the task recorded for one profile: everything a refresh needs, and no secret."""
+
+    name: str
+    role_arn: str
+    session_name: str
+    duration_seconds: int
+    region: str
+    connection_id: str
+    oidc_request_uri: str
+    collection_id: Optional[str]
+    sts_endpoint: Optional[str]
+    kind: str = WEB_IDENTITY
+    source_profile: Optional[str] = None
+    session_policy: Optional[str] = None
+    policy_arns: tuple[str, ...] = field(default=())
+
+    @property
+    def account_id(self) -> str:
+        return self.role_arn.split(":")[4]
+
+
+# -- the command line the task writes ---------------------------------------------------------------
+def code_dir() -> str:
+    """The folder holding the awswif package (and, in the .vsix, its vendored dependencies)."""
+    return str(Path(__file__).resolve().parent.parent)
+
+
+def command_line(python: str, code_dir: str, profile: str, config_file: str, *,
+                 isolated: Optional[bool] = None, platform: Optional[str] = None) -> str:
+    """The `credential_process` value: this interpreter and the entry script by absolute path.
+
+    The value is read in two ways, and must mean the same to both (README, "Long-running jobs"):
+    botocore (boto3, AWS CLI v1 and v2) splits it itself, with POSIX shlex rules, or on Windows with
+    the C runtime's rules (double quotes only, backslashes literal); the Go SDK (Terraform) hands it
+    to `sh -c`, or on Windows to `cmd.exe /C`. Single-quoting (shlex.quote) is read alike by shlex
+    and sh. On Windows, cmd.exe strips the first and last quote of a line that starts with one, and
+    Go escapes inner quotes as \\" which cmd.exe does not read: a value without any quote works
+    everywhere, so a path with spaces is given by its 8.3 short name when the volume has them, and
+    double-quoted (botocore reads that) only when it has none.
+
+    `isolated`: run with -S (no site-packages), as the launcher runs the .vsix's code; by default,
+    whatever this process was started with."""
+    platform = platform or sys.platform
+    no_site = bool(sys.flags.no_site) if isolated is None else isolated
+    flags = ["-E", "-s", "-S"] if no_site else ["-E", "-s"]
+    script = (ntpath if platform == "win32" else posixpath).join(code_dir, ENTRY_SCRIPT)
+    arguments = [python, *flags, script, "--profile", profile, "--config", config_file]
+    if platform == "win32":
+        return " ".join(_windows_argument(a) for a in arguments)
+    return " ".join(shlex.quote(a) for a in arguments)
+
+
+# cmd.exe acts on these even in the middle of a word; botocore's splitter on space, tab and quote.
+_WINDOWS_PLAIN = re.compile(r'^[^\s"&<>()@^|%!,;=]+$')
+
+
+def _windows_argument(value: str) -> str:
+    if _WINDOWS_PLAIN.match(value):
+        return value
+    short = _short_path(value)
+    if _WINDOWS_PLAIN.match(short):
+        return short
+    if '"' in value or value.endswith("\\"):
+        # Windows file names cannot hold a quote; a trailing backslash would escape the closing one.
+        raise UserError(f"The path '{value}' cannot be written into a credential_process line.",
+                        "Move the agent's work folder or Python to a path without quotes.")
+    return f'"{value}"'
+
+
+def _short_path(path: str) -> str:
+    """The 8.3 name of an existing path on Windows (the path itself elsewhere, or when the volume
+    keeps no short names)."""
+    if sys.platform != "win32":
+        return path
+    import ctypes
+
+    buffer = ctypes.create_unicode_buffer(32768)
+    length = ctypes.windll.kernel32.GetShortPathNameW(path, buffer, len(buffer))
+    return buffer.value if 0 < length < len(buffer) else path
+
+
+# -- the record the task wrote ---------------------------------------------------------------------
+def read_record(config_file: str, profile: str) -> ProfileRecord:
+    # As aws_files writes it: no interpolation (a session policy may hold %), "=" the only delimiter.
+    parser = configparser.RawConfigParser(interpolation=None, delimiters=("=",), default_section="awswif-no-defaults")
+    try:
+        with open(config_file, encoding="utf-8") as handle:
+            parser.read_file(handle)
+    except FileNotFoundError:
+        raise UserError(
+            f"The AWS config file {config_file} no longer exists.",
+            "It lives only while the job that wrote it runs: use the profile in a later step of the same "
+            "job, after the AwsWifAssume@1 step with refreshingProfiles: true.",
+        ) from None
+    except (OSError, UnicodeDecodeError, configparser.Error) as exc:
+        raise UserError(f"The AWS config file {config_file} cannot be read ({exc}).",
+                        "Re-run the AwsWifAssume@1 step that wrote it.") from None
+    section = RECORD_PREFIX + profile
+    if not parser.has_section(section):
+        raise UserError(f"The AWS config file {config_file} has no [{section}] record.",
+                        "Use a profile the AwsWifAssume@1 step wrote (default, or one of its profiles).")
+
+    def value(key: str, required: bool = True) -> str:
+        found = parser.get(section, key, fallback="").strip()
+        if required and not found:
+            raise UserError(f"The [{section}] record in {config_file} has no {key}.",
+                            "Re-run the AwsWifAssume@1 step that wrote it; do not edit the file.")
+        return found
+
+    kind = value("kind", required=False) or WEB_IDENTITY
+    if kind not in KINDS:
+        raise UserError(f"The [{section}] record in {config_file} has an unknown kind '{kind}'.",
+                        "Use the same AwsWifAssume@1 version in the step that wrote it.")
+    try:
+        duration = int(value("duration_seconds"))
+    except ValueError:
+        raise UserError(f"The [{section}] record in {config_file} has a duration_seconds that is not a number.",
+                        "Re-run the AwsWifAssume@1 step that wrote it; do not edit the file.") from None
+    role_arn = value("role_arn")
+    if not ROLE_ARN.match(role_arn):
+        raise UserError(f"The [{section}] record in {config_file} has a role_arn that is not an IAM role ARN.",
+                        "Re-run the AwsWifAssume@1 step that wrote it; do not edit the file.")
+    return ProfileRecord(
+        name=profile,
+        role_arn=role_arn,
+        session_name=value("session_name"),
+        duration_seconds=duration,
+        region=value("region"),
+        connection_id=value("connection_id", required=kind == WEB_IDENTITY),
+        oidc_request_uri=value("oidc_request_uri", required=False),
+        collection_id=value("collection_id", required=False) or None,
+        sts_endpoint=value("sts_endpoint", required=False) or None,
+        kind=kind,
+        source_profile=value("source_profile", required=kind == CHAINED) or None,
+        session_policy=value("session_policy", required=False) or None,
+        policy_arns=tuple(a.strip() for a in value("policy_arns", required=False).split(",") if a.strip()),
+    )
+
+
+# -- a refresh ---------------------------------------------------------------------------------------
+def _arguments(args: list[str]) -> tuple[str, str]:
+    """--profile NAME --config FILE, both required; argparse would exit 2 with a usage block."""
+    found: dict[str, str] = {}
+    rest = list(args)
+    while rest:
+        flag = rest.pop(0)
+        name, equals, inline = flag.partition("=")
+        if name not in ("--profile", "--config") or (not equals and not rest):
+            raise UserError(f"Unexpected argument '{flag}'.", USAGE)
+        found[name] = inline if equals else rest.pop(0)
+    if not found.get("--profile") or not found.get("--config"):
+        raise UserError("--profile and --config are required.", USAGE)
+    return found["--profile"], found["--config"]
+
+
+def credentials_for(record: ProfileRecord, source: Optional[ProfileRecord], environ: Mapping[str, str],
+                    log: Optional[TextIO] = None) -> sts.AwsCredentials:
+    """A fresh session of the profile's role, with the task's retries and claim checks: a fresh OIDC
+    token, then AssumeRoleWithWebIdentity; for a chained profile, that for its source profile (the
+    main role, with its session policies), then AssumeRole with that session. Retry notes go to
+    `log` (stderr with System.Debug, else nowhere)."""
+
+    def note(text: str) -> None:
+        if log is not None:
+            log.write(text + "\n")
+
+    # The agent's public variables (proxy, CA bundle) are in every step's environment. Logging
+    # commands from the reader (setsecret for a mapped proxy password) go nowhere: stdout carries
+    # only the JSON, and the agent does not read a credential process's output.
+    network = read_network(Agent(environ, io.StringIO()))
+    deadline = Deadline(DEADLINE_SECONDS)
+    if record.kind == CHAINED:
+        if source is None or source.kind != WEB_IDENTITY:
+            raise UserError(f"Profile {record.name} is chained through '{record.source_profile}', which is not a "
+                            "web-identity profile of this file.", "Re-run the AwsWifAssume@1 step that wrote it.")
+        hub = _web_identity_session(source, environ, network, deadline, note)
+        client = _client(record, network, hub)
+        try:
+            return sts.assume_role_chained(client, record.role_arn, record.session_name, record.duration_seconds,
+                                           deadline, note)
+        except sts.StsRefused as refusal:
+            raise diagnose.explain_chained(refusal, source.role_arn, record.role_arn, record.region) from None
+    return _web_identity_session(record, environ, network, deadline, note)
+
+
+def _client(record: ProfileRecord, network: Network, credentials: Optional[sts.AwsCredentials] = None) -> Any:
+    endpoint = checked_url(record.sts_endpoint, "sts_endpoint") if record.sts_endpoint else None
+    return sts.make_client(record.region, endpoint, "aws-wif/credential-process", network,
+                           read_timeout=DEADLINE_SECONDS, credentials=credentials)
+
+
+def _web_identity_session(record: ProfileRecord, environ: Mapping[str, str], network: Network, deadline: Deadline,
+                          note: Callable[[str], None]) -> sts.AwsCredentials:
+    access_token = environ.get("SYSTEM_ACCESSTOKEN", "").strip()
+    if not access_token:
+        raise UserError(
+            "SYSTEM_ACCESSTOKEN is not in this step's environment, so no fresh OIDC token can be requested.",
+            f"Add to the step: {ENV_LINE}",
+        )
+    request_uri = environ.get("SYSTEM_OIDCREQUESTURI", "").strip() or record.oidc_request_uri
+    if not request_uri:
+        raise UserError("SYSTEM_OIDCREQUESTURI is not in this step's environment, and the record has none.",
+                        "Use the profile in a later step of the job that ran AwsWifAssume@1.")
+    checked_url(request_uri, "System.OidcRequestUri")
+    collection = record.collection_id or environ.get("SYSTEM_COLLECTIONID", "").strip().lower()
+    client = _client(record, network)
+    with requests.Session() as http:
+
+        def fresh_token() -> tuple[str, token_claims.TokenClaims]:
+            token = oidc.request_token(http, request_uri, access_token, record.connection_id, deadline, note, network)
+            return token, token_claims.read_claims(token, now=datetime.now(timezone.utc),
+                                                   organization_id=collection if GUID.match(collection) else None)
+
+        token, claims = fresh_token()
+
+        def next_token() -> str:
+            nonlocal claims
+            new_token, claims = fresh_token()
+            return new_token
+
+        try:
+            return sts.assume_role(client, record.role_arn, record.session_name, record.duration_seconds, token,
+                                   next_token, deadline, note, policy=record.session_policy,
+                                   policy_arns=record.policy_arns)
+        except sts.StsRefused as refusal:
+            raise diagnose.explain(refusal, claims, record.role_arn, record.account_id, record.region) from None
+
+
+def credential_json(credentials: sts.AwsCredentials, account_id: str) -> str:
+    """The credential_process output, version 1 (AWS SDKs and Tools Reference Guide, 'Process
+    credential provider'); AccountId is optional there and lets SDKs use account-based endpoints."""
+    expiration = credentials.expiration.astimezone(timezone.utc)
+    return json.dumps({
+        "Version": 1,
+        "AccessKeyId": credentials.access_key_id,
+        "SecretAccessKey": credentials.secret_access_key,
+        "SessionToken": credentials.session_token,
+        "Expiration": expiration.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "AccountId": account_id,
+    })
+
+
+def _one_line(text: str) -> str:
+    # An SDK shows stderr inside its own message; a trust-policy block would break it up.
+    return " ".join(text.split())
+
+
+def main(args: list[str], environ: Optional[Mapping[str, str]] = None, out: Optional[TextIO] = None,
+         err: Optional[TextIO] = None) -> int:
+    environ = os.environ if environ is None else environ
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
+    debug = environ.get("SYSTEM_DEBUG", "").strip().lower() == "true"
+    profile = "?"
+    try:
+        profile, config_file = _arguments(args)
+        record = read_record(config_file, profile)
+        source = read_record(config_file, record.source_profile) if record.source_profile else None
+        credentials = credentials_for(record, source, environ, err if debug else None)
+        document = credential_json(credentials, record.account_id)
+    except UserError as problem:
+        err.write(_one_line(f"aws-wif credential_process (profile {profile}): {problem}") + "\n")
+        return 1
+    except Exception as exc:
+        if debug:
+            traceback.print_exc(file=err)
+        err.write(_one_line(
+            f"aws-wif credential_process (profile {profile}) failed unexpectedly ({type(exc).__name__}). "
+            "Re-run with the variable System.Debug set to true for details and report it to the extension's "
+            "maintainers.") + "\n")
+        return 1
+    out.write(document + "\n")
+    out.flush()
+    return 0

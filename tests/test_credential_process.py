@@ -1,0 +1,380 @@
+"""`awswif credential-process`, as AWS's own tools run it: a config file laid out as the task
+writes it (PROFILES_CONTRACT.md: a `[awswif NAME]` record and a `credential_process` line built by
+command_line), and a later step's process whose environment holds only AWS_CONFIG_FILE,
+SYSTEM_ACCESSTOKEN and the agent's public variables. boto3 and the AWS CLI v1 call the process;
+the issuer and STS stand-ins count what it asked for."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from botocore.compat import compat_shell_split
+
+from awswif.credential_process import ENTRY_SCRIPT, command_line
+from awswif.errors import UserError
+from awswif.trust import trust_policy
+
+from conftest import ACCOUNT, ROLE_ARN
+from fakes import Issuer, Proxy, Reply, Sts
+
+ROOT = Path(__file__).resolve().parents[1]
+SESSION = "azp-infra-4711"
+ASSUMED = f"arn:aws:sts::{ACCOUNT}:assumed-role/deploy/{SESSION}"
+AWS_CLI = Path(sys.executable).parent / "aws"
+
+
+def record(issuer: Issuer, sts: Sts, **overrides: str) -> dict[str, str]:
+    """The `[awswif NAME]` section, field by field as the contract lists them."""
+    values = {
+        "role_arn": ROLE_ARN,
+        "session_name": SESSION,
+        "duration_seconds": "3600",
+        "region": "eu-west-1",
+        "connection_id": issuer.connection_id,
+        "oidc_request_uri": issuer.request_uri,
+        "collection_id": issuer.organization_id,
+        "sts_endpoint": sts.url,
+        "kind": "web-identity",
+    }
+    values.update(overrides)
+    return values
+
+
+def write_config(folder: Path, records: dict[str, dict[str, str]], code_dir: Path = ROOT / "python",
+                 python: str = sys.executable, isolated: bool = False) -> Path:
+    """A config file as the task writes it: a profile section with credential_process, and the record."""
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "config"
+    lines = []
+    for name, values in records.items():
+        lines.append("[default]" if name == "default" else f"[profile {name}]")
+        lines.append(f"region = {values['region']}")
+        lines.append("credential_process = " + command_line(python, str(code_dir), name, str(config),
+                                                             isolated=isolated))
+        lines.append(f"[awswif {name}]")
+        lines += [f"{key} = {value}" for key, value in values.items()]
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config.chmod(0o600)
+    return config
+
+
+def step_environment(home: Path, config: Path, issuer: Issuer, **extra: str) -> dict[str, str]:
+    """A later script step's environment: the agent's public variables, the mapped job token and the
+    config file, nothing else (HOME is empty: no ~/.aws)."""
+    home.mkdir(parents=True, exist_ok=True)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "AWS_CONFIG_FILE": str(config),
+        "SYSTEM_ACCESSTOKEN": issuer.access_token,
+        "SYSTEM_OIDCREQUESTURI": issuer.request_uri,
+        "SYSTEM_COLLECTIONID": issuer.organization_id,
+    }
+    env.update(extra)
+    return {k: v for k, v in env.items() if v is not None}
+
+
+def config_line(config: Path, profile: str = "default") -> str:
+    section = "[default]" if profile == "default" else f"[profile {profile}]"
+    lines = config.read_text().splitlines()
+    start = lines.index(section)
+    return next(line.split(" = ", 1)[1] for line in lines[start:] if line.startswith("credential_process = "))
+
+
+def run_process(config: Path, env: dict[str, str], profile: str = "default") -> subprocess.CompletedProcess[str]:
+    """The credential_process line, run as botocore runs it on Linux (split, no shell)."""
+    return subprocess.run(shlex.split(config_line(config, profile)), env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def boto3_step(env: dict[str, str], code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", "import boto3, json\n" + code], env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+@pytest.fixture
+def config(tmp_path: Path, issuer: Issuer, sts: Sts) -> Path:
+    return write_config(tmp_path / "run", {"default": record(issuer, sts)})
+
+
+# -- AWS's tools get the identity through the profile ------------------------------------------------
+def test_boto3_gets_the_identity_through_the_profile(config: Path, issuer: Issuer, sts: Sts, tmp_path: Path
+                                                     ) -> None:
+    env = step_environment(tmp_path / "home", config, issuer)
+    code = (f"session = boto3.Session()\n"
+            f"arn = session.client('sts', endpoint_url={sts.url!r}).get_caller_identity()['Arn']\n"
+            "print(json.dumps([arn, session.get_credentials().method, session.region_name]))")
+    result = boto3_step(env, code)
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [ASSUMED, "custom-process", "eu-west-1"]
+    assert len(issuer.token_requests) == 1
+    assert issuer.token_requests[0]["headers"]["Authorization"] == f"Bearer {issuer.access_token}"
+    assert issuer.token_requests[0]["query"]["serviceConnectionId"] == issuer.connection_id
+
+
+def test_the_aws_cli_v1_gets_the_identity_through_the_profile(config: Path, issuer: Issuer, sts: Sts,
+                                                              tmp_path: Path) -> None:
+    env = step_environment(tmp_path / "home", config, issuer)
+    version = subprocess.run([str(AWS_CLI), "--version"], env=env, capture_output=True, text=True, check=True)
+    assert (version.stdout + version.stderr).startswith("aws-cli/1.")
+
+    result = subprocess.run([str(AWS_CLI), "sts", "get-caller-identity", "--endpoint-url", sts.url, "--output", "json"],
+                            env=env, capture_output=True, text=True, timeout=120)
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["Arn"] == ASSUMED
+    assert json.loads(result.stdout)["Account"] == ACCOUNT
+    assert len(issuer.token_requests) == 1
+
+
+def test_each_call_is_a_fresh_token_and_a_new_session(config: Path, issuer: Issuer, sts: Sts, tmp_path: Path
+                                                      ) -> None:
+    env = step_environment(tmp_path / "home", config, issuer)
+    first, second = run_process(config, env), run_process(config, env)
+
+    assert first.returncode == second.returncode == 0, first.stderr + second.stderr
+    assert first.stderr == second.stderr == ""
+    one, two = json.loads(first.stdout), json.loads(second.stdout)
+    assert one["AccessKeyId"] != two["AccessKeyId"] and one["SessionToken"] != two["SessionToken"]
+    assert len(issuer.token_requests) == 2 and len(set(issuer.minted)) == 2
+    assert [c["Action"] for c in sts.calls] == ["AssumeRoleWithWebIdentity"] * 2
+    for answer in (one, two):
+        session = sts.sessions[answer["AccessKeyId"]]
+        assert answer["Version"] == 1
+        assert answer["SecretAccessKey"] == session.secret_access_key
+        assert answer["SessionToken"] == session.session_token
+        assert answer["Expiration"] == session.expiration.strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert answer["AccountId"] == ACCOUNT
+        left = (session.expiration - datetime.now(timezone.utc)).total_seconds()
+        assert 3500 < left <= 3600
+
+
+def test_an_sdk_calls_the_process_again_before_the_session_expires(tmp_path: Path, issuer: Issuer, sts: Sts
+                                                                    ) -> None:
+    # botocore refreshes process credentials 15 minutes before they expire: a 900-second session is
+    # due at once, so every use runs the process again, each time with a fresh token.
+    config = write_config(tmp_path / "run", {"default": record(issuer, sts, duration_seconds="900")})
+    env = step_environment(tmp_path / "home", config, issuer)
+    code = ("credentials = boto3.Session().get_credentials()\n"
+            "first = credentials.get_frozen_credentials().access_key\n"
+            "second = credentials.get_frozen_credentials().access_key\n"
+            "print(json.dumps([first, second]))")
+    result = boto3_step(env, code)
+
+    assert result.returncode == 0, result.stderr
+    first, second = json.loads(result.stdout)
+    assert first != second and {first, second} <= set(sts.sessions)
+    assert len(issuer.token_requests) == len(set(issuer.minted)) == len(sts.sessions) >= 2
+
+
+def test_the_request_uri_falls_back_to_the_record(config: Path, issuer: Issuer, tmp_path: Path) -> None:
+    env = step_environment(tmp_path / "home", config, issuer, SYSTEM_OIDCREQUESTURI=None)  # type: ignore[arg-type]
+    result = run_process(config, env)
+    assert result.returncode == 0, result.stderr
+    assert len(issuer.token_requests) == 1
+
+
+def test_nothing_is_written_to_disk(config: Path, issuer: Issuer, sts: Sts, tmp_path: Path) -> None:
+    env = step_environment(tmp_path / "home", config, issuer)
+    before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
+    answer = json.loads(run_process(config, env).stdout)
+    after = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
+
+    assert after == before
+    secrets = [issuer.access_token, *issuer.minted, answer["SecretAccessKey"], answer["SessionToken"]]
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            text = path.read_text(errors="replace")
+            assert not [s for s in secrets if s in text], path
+
+
+def test_the_agent_proxy_carries_both_calls_and_stdout_stays_json(config: Path, issuer: Issuer, tmp_path: Path
+                                                                  ) -> None:
+    password = "pr0xy;p@ss%word]"
+    proxy = Proxy("builder", password)
+    try:
+        env = step_environment(tmp_path / "home", config, issuer, AGENT_PROXYURL=proxy.url,
+                               AGENT_PROXYUSERNAME="builder", AGENT_PROXYPASSWORD=password)
+        result = run_process(config, env)
+    finally:
+        proxy.close()
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["Version"] == 1  # the whole of stdout is the JSON: no setsecret line
+    assert password not in result.stdout + result.stderr
+    targets = [target for _, target in proxy.requests]
+    assert any(t.split("?")[0].endswith("/oidctoken") for t in targets)
+    assert any(t.startswith("http://127.0.0.1") and "oidctoken" not in t for t in targets)
+
+
+def test_token_endpoint_hiccups_are_retried_as_in_the_task(config: Path, issuer: Issuer, tmp_path: Path) -> None:
+    issuer.replies = [Reply(503, "{}"), Reply(drop=True)]
+    result = run_process(config, step_environment(tmp_path / "home", config, issuer))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # retry notes only with System.Debug
+    assert len(issuer.token_requests) == 3
+
+
+# -- the failure contract: one line on stderr, exit 1, nothing on stdout --------------------------------
+def assert_one_line_failure(result: subprocess.CompletedProcess[str], *expected: str) -> str:
+    assert result.returncode == 1
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for text in expected:
+        assert text in lines[0], lines[0]
+    return lines[0]
+
+
+def test_without_the_job_access_token_the_step_is_told_what_to_add(config: Path, issuer: Issuer, sts: Sts,
+                                                                    tmp_path: Path) -> None:
+    env = step_environment(tmp_path / "home", config, issuer, SYSTEM_ACCESSTOKEN=None)  # type: ignore[arg-type]
+    line = assert_one_line_failure(run_process(config, env), "SYSTEM_ACCESSTOKEN: $(System.AccessToken)",
+                                   "profile default")
+    assert issuer.token_requests == [] and sts.calls == []
+
+    through_boto3 = boto3_step(env, f"boto3.client('sts', endpoint_url={sts.url!r}).get_caller_identity()")
+    assert through_boto3.returncode != 0
+    assert line in through_boto3.stderr  # the SDK shows the line in its own error
+
+
+@pytest.mark.parametrize("debug", ["false", "true"])
+def test_a_refused_job_token(config: Path, issuer: Issuer, tmp_path: Path, debug: str) -> None:
+    env = step_environment(tmp_path / "home", config, issuer, SYSTEM_ACCESSTOKEN="not-the-job-token",
+                           SYSTEM_DEBUG=debug)
+    line = assert_one_line_failure(run_process(config, env), "HTTP 401")
+    assert "not-the-job-token" not in line
+
+
+def test_a_role_that_does_not_trust_the_connection(tmp_path: Path, issuer: Issuer, sts: Sts) -> None:
+    other = f"arn:aws:iam::{ACCOUNT}:role/other"
+    sts.add_role(other, trust_policy(ACCOUNT, issuer.issuer, ["sc://contoso/infra/someone-else"]))
+    config = write_config(tmp_path / "run", {"default": record(issuer, sts, role_arn=other)})
+    result = run_process(config, step_environment(tmp_path / "home", config, issuer))
+    line = assert_one_line_failure(result, "AWS refused to let this pipeline assume", other, issuer.subject)
+    assert not [t for t in issuer.minted if t in line]
+
+
+def test_the_claims_are_checked_before_sts(config: Path, issuer: Issuer, sts: Sts, tmp_path: Path) -> None:
+    issuer.claim_overrides = {"aud": "api://SomethingElse"}
+    result = run_process(config, step_environment(tmp_path / "home", config, issuer))
+    assert_one_line_failure(result, "audience")
+    assert sts.calls == []
+
+
+def test_sts_outages_are_retried_then_explained(config: Path, issuer: Issuer, sts: Sts, tmp_path: Path) -> None:
+    sts.replies = [sts.error("ServiceUnavailable", "busy", 503, sender=False) for _ in range(4)]
+    result = run_process(config, step_environment(tmp_path / "home", config, issuer))
+    assert_one_line_failure(result, "AWS STS did not answer successfully after 4 attempts")
+
+
+@pytest.mark.parametrize("case", ["no file", "no record", "no role", "bad role", "bad arguments"])
+def test_a_missing_or_broken_record(config: Path, issuer: Issuer, tmp_path: Path, case: str) -> None:
+    env = step_environment(tmp_path / "home", config, issuer)
+    command = shlex.split(config_line(config))
+    expected = {"no file": "no longer exists", "no record": "has no [awswif elsewhere] record",
+                "no role": "has no role_arn", "bad role": "not an IAM role ARN",
+                "bad arguments": "Usage: awswif credential-process"}[case]
+    if case == "no file":
+        config.unlink()
+    elif case == "no record":
+        command[command.index("default")] = "elsewhere"
+    elif case == "no role":
+        config.write_text(config.read_text().replace("role_arn = ", "role_arn_was = "))
+    elif case == "bad role":
+        config.write_text(config.read_text().replace("role_arn = arn:", "role_arn = nra:"))
+    else:
+        command.append("--region")
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert_one_line_failure(result, expected)
+    assert issuer.token_requests == []
+
+
+def test_a_damaged_install_is_one_line_too(tmp_path: Path, issuer: Issuer, sts: Sts) -> None:
+    code = tmp_path / "lib"
+    code.mkdir()
+    shutil.copyfile(ROOT / "python" / ENTRY_SCRIPT, code / ENTRY_SCRIPT)  # the package itself is missing
+    config = write_config(tmp_path / "run", {"default": record(issuer, sts)}, code_dir=code, isolated=True)
+    result = run_process(config, step_environment(tmp_path / "home", config, issuer))
+    assert_one_line_failure(result, "could not load its code", "Reinstall the extension")
+
+
+# -- the command line: quoted for every reader -----------------------------------------------------------
+AWKWARD = "/tmp/agent work/it's a $HOME \"folder\" & more"
+
+
+def test_posix_lines_split_back_into_the_same_arguments(tmp_path: Path) -> None:
+    # An "interpreter" in a folder with a space that prints the arguments it was given.
+    python = tmp_path / "py thon" / "python3"
+    python.parent.mkdir()
+    python.write_text(f"#!{sys.executable}\nimport json, sys\nprint(json.dumps(sys.argv[1:]))\n")
+    python.chmod(0o755)
+    line = command_line(str(python), AWKWARD, "default", f"{AWKWARD}/config", platform="linux", isolated=True)
+    expected = [str(python), "-E", "-s", "-S", f"{AWKWARD}/{ENTRY_SCRIPT}", "--profile", "default",
+                "--config", f"{AWKWARD}/config"]
+    assert shlex.split(line) == expected
+    assert compat_shell_split(line, "linux") == expected  # botocore on Linux and macOS
+    # The Go SDK (and so Terraform) runs the value through sh -c.
+    through_sh = subprocess.run(["sh", "-c", line], capture_output=True, text=True, env={"HOME": "/nowhere"})
+    assert json.loads(through_sh.stdout) == expected[1:], through_sh.stderr
+
+
+def test_plain_posix_paths_stay_unquoted() -> None:
+    line = command_line("/usr/bin/python3", "/agent/_work/_tasks/AwsWifAssume_1/1.0.0/lib", "ci", "/tmp/aws-wif/c",
+                        platform="darwin", isolated=False)
+    assert line == (f"/usr/bin/python3 -E -s /agent/_work/_tasks/AwsWifAssume_1/1.0.0/lib/{ENTRY_SCRIPT} "
+                    "--profile ci --config /tmp/aws-wif/c")
+
+
+def test_windows_lines_carry_no_quote_unless_a_path_has_spaces() -> None:
+    plain = command_line(r"C:\hostedtoolcache\windows\Python\3.12.4\x64\python.exe",
+                         r"D:\a\_tasks\AwsWifAssume_1\1.0.0\lib", "default", r"D:\a\_temp\aws-wif\run-1\config",
+                         platform="win32", isolated=True)
+    # No quote at all: cmd.exe /C (Go, Java, .NET SDKs) and botocore's splitter read it alike.
+    assert '"' not in plain
+    assert compat_shell_split(plain, "win32") == [
+        r"C:\hostedtoolcache\windows\Python\3.12.4\x64\python.exe", "-E", "-s", "-S",
+        rf"D:\a\_tasks\AwsWifAssume_1\1.0.0\lib\{ENTRY_SCRIPT}", "--profile", "default", "--config",
+        r"D:\a\_temp\aws-wif\run-1\config"]
+
+
+def test_windows_paths_with_spaces_are_double_quoted_for_botocore() -> None:
+    # Off Windows there are no 8.3 short names to use: the quoted form is what a volume without them gets.
+    line = command_line(r"C:\Program Files\Python312\python.exe", r"C:\agent work\_tasks\lib", "default",
+                        r"C:\agent work\_temp\aws-wif\run-1\config", platform="win32", isolated=True)
+    assert compat_shell_split(line, "win32") == [
+        r"C:\Program Files\Python312\python.exe", "-E", "-s", "-S", rf"C:\agent work\_tasks\lib\{ENTRY_SCRIPT}",
+        "--profile", "default", "--config", r"C:\agent work\_temp\aws-wif\run-1\config"]
+
+
+def test_a_windows_path_that_cannot_be_quoted_is_refused() -> None:
+    with pytest.raises(UserError):
+        command_line(r"C:\Python\python.exe", 'C:\\odd "name"\\lib', "default", r"C:\t\config", platform="win32")
+
+
+def test_the_line_runs_from_folders_with_spaces_and_quotes(tmp_path: Path, issuer: Issuer, sts: Sts) -> None:
+    awkward = tmp_path / "agent work" / "it's $HOME"
+    shutil.copytree(ROOT / "python" / "awswif", awkward / "awswif",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copyfile(ROOT / "python" / ENTRY_SCRIPT, awkward / ENTRY_SCRIPT)
+    # botocore expands $VARS in AWS_CONFIG_FILE itself, so that path has a space and a quote only.
+    config = write_config(tmp_path / "temp dir's", {"default": record(issuer, sts)}, code_dir=awkward)
+    env = step_environment(tmp_path / "home", config, issuer)
+
+    via_shell = subprocess.run(["sh", "-c", config_line(config)], env=env, capture_output=True, text=True,
+                               timeout=120)
+    via_boto3 = boto3_step(env, "print(boto3.Session().get_credentials().get_frozen_credentials().access_key)")
+
+    assert via_shell.returncode == 0, via_shell.stderr
+    assert via_boto3.returncode == 0, via_boto3.stderr
+    assert {json.loads(via_shell.stdout)["AccessKeyId"], via_boto3.stdout.strip()} <= set(sts.sessions)
