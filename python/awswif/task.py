@@ -3,25 +3,26 @@ claims, assume the role, export the credentials. Every failure ends at one place
 
 from __future__ import annotations
 
-import json
 import sys
-import traceback
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
 
 import requests
 
-from . import claims as token_claims
-from . import diagnose, oidc, sts
+from . import oidc, sts
 from .agent import Agent
 from .background import Background
-from .claims import TokenClaims
-from .credentials_file import credentials_path, write_credentials_file
 from .errors import UserError
 from .inputs import TaskInputs, read_inputs
 from .network import Network, read_network
 from .retry import Deadline
-from .trust import trust_policy
 from .watchdog import Watchdog
+
+# Only what the token request needs is imported before it leaves: the claim checks (PyJWT) load
+# on the background thread while it is in flight, and failure, debug and credentials-file code
+# only when used (python -X importtime; bench/imports.py --profile).
+if TYPE_CHECKING:
+    from .claims import TokenClaims
 
 ISSUER_RETIREMENT = "2027-07-01"
 
@@ -38,6 +39,8 @@ def main(agent: Agent, version: str) -> int:
         # Parts of the bundled code load while the token request is in flight: a damaged install
         # shows here rather than at start-up.
         if agent.debug:
+            import traceback
+
             agent.log(traceback.format_exc())
         agent.fail(
             f"AwsWifAssume could not start its Python code on Python {sys.version_info[0]}.{sys.version_info[1]} "
@@ -46,6 +49,8 @@ def main(agent: Agent, version: str) -> int:
         )
     except Exception as exc:
         if agent.debug:
+            import traceback
+
             agent.log(traceback.format_exc())
         agent.fail(
             f"AwsWifAssume failed unexpectedly ({type(exc).__name__}). Re-run with System.Debug=true for "
@@ -70,12 +75,13 @@ def _obtain_credentials(
     agent: Agent, inputs: TaskInputs, network: Network, deadline: Deadline, watchdog: Watchdog, version: str
 ) -> sts.AwsCredentials:
     # The AWS client takes longer to load than the token takes to arrive: load it meanwhile.
-    client = Background(lambda: sts.make_client(inputs.region, inputs.sts_endpoint, f"aws-wif/{version}", network,
-                                                read_timeout=inputs.timeout_seconds))
+    client = Background(lambda: _load_while_waiting(inputs, network, version))
 
     with requests.Session() as http:
 
         def fresh_token() -> tuple[str, TokenClaims]:
+            from . import claims as token_claims
+
             watchdog.phase = "waiting for the OIDC token from Azure DevOps"
             token = oidc.request_token(
                 http, inputs.oidc_request_uri, inputs.access_token, inputs.connection_id, deadline, agent.log, network
@@ -109,7 +115,17 @@ def _obtain_credentials(
                 agent.log,
             )
         except sts.StsRefused as refusal:
+            from . import diagnose
+
             raise diagnose.explain(refusal, claims, inputs.role_arn, inputs.account_id, inputs.region) from None
+
+
+def _load_while_waiting(inputs: TaskInputs, network: Network, version: str) -> Any:
+    """On the background thread: the claim checks, then the AWS client."""
+    from . import claims  # noqa: F401
+
+    return sts.make_client(inputs.region, inputs.sts_endpoint, f"aws-wif/{version}", network,
+                           read_timeout=inputs.timeout_seconds)
 
 
 def _timed_out(agent: Agent, inputs: TaskInputs, phase: str) -> None:
@@ -128,6 +144,10 @@ def _issuer_advice(agent: Agent, inputs: TaskInputs, claims: TokenClaims) -> Non
             "and the role must trust the connection's new subject (see 'awswif trust-policy')."
         )
     if agent.debug:
+        import json
+
+        from .trust import trust_policy
+
         policy = trust_policy(inputs.account_id, claims.issuer, [claims.subject], inputs.role_arn.split(":")[1])
         agent.log("Trust policy that admits this token:\n" + json.dumps(policy, indent=2))
 
@@ -150,6 +170,8 @@ def export(agent: Agent, inputs: TaskInputs, credentials: sts.AwsCredentials) ->
             raise UserError(f"AWS STS returned an unusable {name}.", "Re-run the job.")
     if inputs.credentials_folder:
         # Written before any variable, so that a refused path leaves nothing exported.
+        from .credentials_file import credentials_path, write_credentials_file
+
         path = credentials_path(inputs.credentials_folder, inputs.account_id, inputs.role_arn)
         write_credentials_file(path, credentials.access_key_id, credentials.secret_access_key,
                                credentials.session_token)
