@@ -36,6 +36,9 @@ REGENERATE = "python3 bench/imports.py --write"
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "python")]
 
 _LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)$")
+# `python -v`: importlib's SourceLoader says where each module's code came from (a .py it compiled,
+# or a .pyc). -X importtime is not enough here: it misses submodules loaded through a from-list.
+_CODE_FROM = re.compile(r"^# code object from '?(.+?)'?$")
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,28 @@ def parse_importtime(stderr: str) -> list[Imported]:
         if match:
             found.append(Imported(match[4], int(match[1]), int(match[2]), (len(match[3]) - 1) // 2))
     return found
+
+
+def loaded_files(stderr: str) -> list[Path]:
+    """The source files whose code a `python -v` process loaded, compiled or from bytecode."""
+    found = []
+    for line in stderr.splitlines():
+        match = _CODE_FROM.match(line)
+        if match:
+            path = Path(match[1])
+            if path.parent.name == "__pycache__":  # __pycache__/name.cpython-311.pyc → name.py
+                path = path.parent.parent / (path.name.split(".")[0] + ".py")
+            found.append(path)
+    return found
+
+
+def module_name(lib: Path, source: Path) -> str | None:
+    """botocore/client.py → botocore.client, dateutil/__init__.py → dateutil; None outside lib."""
+    try:
+        parts = source.relative_to(lib).with_suffix("").parts
+    except ValueError:
+        return None
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
 def python_wrapper(folder: Path, python: Path, *flags: str) -> Path:
@@ -101,17 +126,10 @@ def run_task(task_dir: Path, python: Path, scenario: str = "success", flags: tup
     return result
 
 
-def lib_modules(lib: Path, imported: Iterable[str]) -> set[str]:
-    """The imported modules whose code ships in `lib` (vendored packages and awswif), by name."""
-    return {name for name in imported if module_source(lib, name) is not None}
-
-
-def module_source(lib: Path, name: str) -> Path | None:
-    base = lib.joinpath(*name.split("."))
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
+def lib_modules(lib: Path, loaded: Iterable[Path]) -> set[str]:
+    """The modules whose code ships in `lib` (vendored packages and awswif), by name."""
+    names = (module_name(lib.resolve(), path.resolve()) for path in loaded)
+    return {name for name in names if name}
 
 
 def extract(vsix: Path, target: Path) -> Path:
@@ -129,9 +147,32 @@ def measure(task_dir: Path, python: Path) -> set[str]:
     """The vendored modules (not awswif's: all of those ship as bytecode) that runs import."""
     modules: set[str] = set()
     for scenario in ("success", "refused"):
-        result = run_task(task_dir, python, scenario)
-        modules |= lib_modules(task_dir / "lib", (i.module for i in parse_importtime(result.stderr)))
+        result = run_task(task_dir, python, scenario, flags=("-v",))
+        modules |= lib_modules(task_dir / "lib", loaded_files(result.stderr))
     return {m for m in modules if m.split(".")[0] != "awswif"}
+
+
+def default_pythons() -> list[Path]:
+    """This interpreter, and the oldest the task supports if pyenv has it: PyJWT imports
+    typing_extensions only below 3.11, so one interpreter alone would not see every module."""
+    pythons = [real_python()]
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    oldest = sorted(pyenv.glob("3.9*/bin/python3.9"))
+    if oldest and version_of(oldest[-1]) != version_of(pythons[0]):
+        pythons.append(oldest[-1])
+    return pythons
+
+
+def version_of(python: Path) -> str:
+    result = subprocess.run([str(python), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                            capture_output=True, text=True, check=True)
+    return result.stdout.strip()
+
+
+def measured_with(path: Path = MODULE_LIST) -> set[str]:
+    """The Python versions the list was measured with, from its header."""
+    header = next((line for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("# with ")), "")
+    return set(re.findall(r"Python (\d+\.\d+)", header))
 
 
 def read_module_list(path: Path = MODULE_LIST) -> set[str]:
@@ -142,7 +183,7 @@ def read_module_list(path: Path = MODULE_LIST) -> set[str]:
 def write_module_list(modules: set[str], pythons: list[str], path: Path = MODULE_LIST) -> None:
     header = [
         "# The vendored modules a task run imports, measured from real runs (a success and an STS refusal)",
-        f"# with {', '.join(pythons)}; build.py ships bytecode for these and for all of awswif.",
+        f"# with {', '.join(f'Python {v}' for v in pythons)}; build.py ships bytecode for these and for all of awswif.",
         f"# Regenerate after changing what a run imports: {REGENERATE}",
     ]
     path.write_text("\n".join(header + sorted(modules)) + "\n", encoding="utf-8")
@@ -175,7 +216,8 @@ def main() -> int:
     parser.add_argument("--write", action="store_true", help=f"rewrite {MODULE_LIST.relative_to(ROOT)}")
     parser.add_argument("--profile", action="store_true", help="print what each import costs, cold and warm")
     parser.add_argument("--python", action="append", default=[],
-                        help="measure with this interpreter (repeatable; default: the one running this)")
+                        help="measure with this interpreter (repeatable; default: the one running this and, "
+                             "if pyenv has it, Python 3.9)")
     args = parser.parse_args()
     if Path(sys.prefix).resolve() != (ROOT / ".venv").resolve():
         import run as test_runner  # tests/run.py: the stand-ins need the test venv
@@ -184,7 +226,7 @@ def main() -> int:
         os.execv(str(test_runner.venv_python()), [str(test_runner.venv_python()), *sys.argv])  # noqa: S606
     work = ROOT / ".bench" / "imports"
     task = extract(build(work), work / "task")
-    pythons = [real_python(p) for p in args.python] or [real_python()]
+    pythons = [real_python(p) for p in args.python] or default_pythons()
     if args.profile:
         for python in pythons:
             profile(task, python, warm=False)
@@ -193,13 +235,13 @@ def main() -> int:
     measured: set[str] = set()
     for python in pythons:
         measured |= measure(task, python)
-    names = [f"Python {'.'.join(p.name.removeprefix('python').split('.')[:2])}" for p in pythons]
+    names = sorted({version_of(p) for p in pythons}, key=lambda v: tuple(int(x) for x in v.split(".")))
     if args.write:
         write_module_list(measured, names)
         print(f"Wrote {len(measured)} modules to {MODULE_LIST.relative_to(ROOT)}")
         return 0
     listed = read_module_list() if MODULE_LIST.exists() else set()
-    print(f"{len(measured)} vendored modules imported by a run ({', '.join(names)}).")
+    print(f"{len(measured)} vendored modules imported by a run (Python {', '.join(names)}).")
     for name, missing in (("not listed", measured - listed), ("listed but not imported", listed - measured)):
         if missing:
             print(f"{name}: {', '.join(sorted(missing))}")
