@@ -121,11 +121,15 @@ def _obtain_credentials(
 
 
 def _load_while_waiting(inputs: TaskInputs, network: Network, version: str) -> Any:
-    """On the background thread: the claim checks, then the AWS client."""
-    from . import claims  # noqa: F401
+    """On the background thread: the AWS client, then the claim checks (PyJWT) unless the token
+    came first and the main thread loaded them itself (which also reports them missing)."""
+    client = sts.make_client(inputs.region, inputs.sts_endpoint, f"aws-wif/{version}", network,
+                             read_timeout=inputs.timeout_seconds)
+    import contextlib
 
-    return sts.make_client(inputs.region, inputs.sts_endpoint, f"aws-wif/{version}", network,
-                           read_timeout=inputs.timeout_seconds)
+    with contextlib.suppress(ImportError):
+        from . import claims  # noqa: F401
+    return client
 
 
 def _timed_out(agent: Agent, inputs: TaskInputs, phase: str) -> None:
