@@ -383,8 +383,9 @@ class Interpreter:
 
 def interpreter(command: str) -> Interpreter:
     try:
-        result = subprocess.run([command, "-s", "-S", "-c", PROBE], capture_output=True,  # nosec B603
-                                text=True, env=compiler_environment(), timeout=60)
+        probe = [command, "-s", "-S", "-c", PROBE]
+        options: dict[str, Any] = {"capture_output": True, "text": True, "env": compiler_environment(), "timeout": 60}
+        result = subprocess.run(probe, **options)  # nosec B603
     except OSError as exc:
         raise BuildError(f"--bytecode {command}: cannot run it ({exc.strerror or exc}).") from None
     fields = result.stdout.split()
@@ -422,9 +423,10 @@ def bytecode_modules(lib: Path) -> list[str]:
 def compile_bytecode(lib: Path, interpreters: list[Interpreter]) -> None:
     files = bytecode_modules(lib)
     for python in interpreters:
-        result = subprocess.run([python.command, "-s", "-S", "-c", COMPILE, str(lib)],  # nosec B603
-                                input="\n".join(files), capture_output=True, text=True, env=compiler_environment(),
-                                timeout=600)
+        command = [python.command, "-s", "-S", "-c", COMPILE, str(lib)]
+        options: dict[str, Any] = {"input": "\n".join(files), "capture_output": True, "text": True,
+                                   "env": compiler_environment(), "timeout": 600}
+        result = subprocess.run(command, **options)  # nosec B603
         if result.returncode != 0:
             raise BuildError(f"Compiling with {python.command} (Python {python.version}) failed:\n"
                              + result.stderr.strip()[-3000:])
