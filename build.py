@@ -421,6 +421,8 @@ def bytecode_modules(lib: Path) -> list[str]:
 
 
 def compile_bytecode(lib: Path, interpreters: list[Interpreter]) -> None:
+    if not interpreters:
+        return
     files = bytecode_modules(lib)
     for python in interpreters:
         command = [python.command, "-s", "-S", "-c", COMPILE, str(lib)]

@@ -192,8 +192,9 @@ def write_module_list(modules: set[str], pythons: list[str], path: Path = MODULE
 def build(work: Path) -> Path:
     out = work / "dist"
     shutil.rmtree(out, ignore_errors=True)
-    subprocess.run([sys.executable, str(ROOT / "build.py"), "--out", str(out), "--stage", str(work / "stage")],
-                   check=True, capture_output=True, text=True)
+    # No bytecode: the measurement needs none, and a stale module list must not stop its own renewal.
+    subprocess.run([sys.executable, str(ROOT / "build.py"), "--out", str(out), "--stage", str(work / "stage"),
+                    "--bytecode"], check=True, capture_output=True, text=True)
     (vsix,) = out.glob("*.vsix")
     return vsix
 
