@@ -3,7 +3,9 @@ claims, assume the role, export the credentials. Every failure ends at one place
 
 from __future__ import annotations
 
+import json
 import sys
+import traceback
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -12,15 +14,17 @@ import requests
 from . import oidc, sts
 from .agent import Agent
 from .background import Background
+from .credentials_file import credentials_path, write_credentials_file
 from .errors import UserError
 from .inputs import TaskInputs, read_inputs
 from .network import Network, read_network
 from .retry import Deadline
+from .trust import trust_policy
 from .watchdog import Watchdog
 
-# Only what the token request needs is imported before it leaves: the claim checks (PyJWT) load
-# on the background thread while it is in flight, and failure, debug and credentials-file code
-# only when used (python -X importtime; bench/imports.py --profile).
+# Nothing the token request does not need is imported before it leaves: the claim checks (PyJWT)
+# load on the background thread while it is in flight, the diagnosis only when STS refuses
+# (python -X importtime; bench/imports.py --profile).
 if TYPE_CHECKING:
     from .claims import TokenClaims
 
@@ -39,8 +43,6 @@ def main(agent: Agent, version: str) -> int:
         # Parts of the bundled code load while the token request is in flight: a damaged install
         # shows here rather than at start-up.
         if agent.debug:
-            import traceback
-
             agent.log(traceback.format_exc())
         agent.fail(
             f"AwsWifAssume could not start its Python code on Python {sys.version_info[0]}.{sys.version_info[1]} "
@@ -49,8 +51,6 @@ def main(agent: Agent, version: str) -> int:
         )
     except Exception as exc:
         if agent.debug:
-            import traceback
-
             agent.log(traceback.format_exc())
         agent.fail(
             f"AwsWifAssume failed unexpectedly ({type(exc).__name__}). Re-run with System.Debug=true for "
@@ -148,10 +148,6 @@ def _issuer_advice(agent: Agent, inputs: TaskInputs, claims: TokenClaims) -> Non
             "and the role must trust the connection's new subject (see 'awswif trust-policy')."
         )
     if agent.debug:
-        import json
-
-        from .trust import trust_policy
-
         policy = trust_policy(inputs.account_id, claims.issuer, [claims.subject], inputs.role_arn.split(":")[1])
         agent.log("Trust policy that admits this token:\n" + json.dumps(policy, indent=2))
 
@@ -174,8 +170,6 @@ def export(agent: Agent, inputs: TaskInputs, credentials: sts.AwsCredentials) ->
             raise UserError(f"AWS STS returned an unusable {name}.", "Re-run the job.")
     if inputs.credentials_folder:
         # Written before any variable, so that a refused path leaves nothing exported.
-        from .credentials_file import credentials_path, write_credentials_file
-
         path = credentials_path(inputs.credentials_folder, inputs.account_id, inputs.role_arn)
         write_credentials_file(path, credentials.access_key_id, credentials.secret_access_key,
                                credentials.session_token)
