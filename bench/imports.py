@@ -9,8 +9,8 @@ STS stand-ins the tests use, with the agent's `python3` replaced by a wrapper th
                 lists them all
   --write       rewrite python/bytecode-modules.txt from the measurement (build.py ships bytecode
                 for exactly those modules, and for every module of awswif)
-  --profile     print the imports on the path to the token request and after it, slowest first,
-                for a cold (no bytecode) and a warm run
+  --profile     print what the imports of a run cost (python -X importtime), without bytecode and
+                with it, in the order they finished
 
 Scenarios measured: a successful run, and one that STS refuses (the diagnosis path). Not a test;
 tests/test_build.py re-measures and fails when the list drifted.
@@ -206,10 +206,13 @@ def profile(task_dir: Path, python: Path, warm: bool) -> None:
     lines = parse_importtime(result.stderr)
     tops = [i for i in lines if i.depth == 0]
     total = sum(i.cumulative_us for i in tops)
-    print(f"\n{'warm' if warm else 'cold'} run, {python}: {len(lines)} imports, {total / 1000:.0f} ms "
-          "(top-level imports, cumulative; the background thread's interleave with the main thread's)")
-    for i in sorted(tops, key=lambda i: -i.cumulative_us)[:25]:
-        print(f"  {i.cumulative_us / 1000:8.1f} ms  {i.module}")
+    state = "with bytecode" if warm else "without bytecode (as on an interpreter the build did not name)"
+    print(f"\n{python}, {state}: {len(lines)} imports, {total / 1000:.0f} ms in all; the slowest top-level "
+          "imports and what they import directly (cumulative; the background thread's interleave with the "
+          "main thread's)")
+    for i in lines:
+        if i.depth <= 1 and i.cumulative_us >= 1000:
+            print(f"  {'    ' * i.depth}{i.cumulative_us / 1000:8.1f} ms  {i.module}")
 
 
 def main() -> int:
