@@ -20,7 +20,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         code = task.main(agent.from_process(), version)
         # The run is over: every logging command is written and any credentials file closed.
         # Tearing down the interpreter (botocore's thousands of objects) would cost ~35 ms on
-        # every run, so flush and leave without it.
+        # every run, so flush and leave without it. The bundle's only exit hook (certifi's)
+        # deletes a temporary copy of its CA file, made only when imported from a zip: never here.
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
