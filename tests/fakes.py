@@ -155,6 +155,12 @@ class Issuer:
         return f"{self.url}/{uuid.uuid4()}/_apis/distributedtask/hubs/build/plans/{uuid.uuid4()}/jobs/{uuid.uuid4()}/oidctoken"
 
     @property
+    def github_request_url(self) -> str:
+        """ACTIONS_ID_TOKEN_REQUEST_URL as a GitHub Actions runner sets it (a query string already in
+        it, to which @actions/core appends `&audience=`), for running configure-aws-credentials."""
+        return f"{self.url}/{uuid.uuid4()}/_apis/distributedtask/hubs/Actions/plans/{uuid.uuid4()}/jobs/{uuid.uuid4()}/idtoken?api-version=2.0"
+
+    @property
     def jwks_url(self) -> str:
         return f"{self.url}/.well-known/jwks"
 
@@ -181,6 +187,8 @@ class Issuer:
         if method == "GET" and parts.path == "/.well-known/openid-configuration":
             doc = {"issuer": self.issuer, "jwks_uri": self.jwks_url}
             return send(handler, Reply(200, json.dumps(doc), {"Content-Type": "application/json"}))
+        if method == "GET" and parts.path.endswith("/idtoken"):
+            return self._github_token(handler, {k: v[0] for k, v in parse_qs(parts.query).items()})
         if method != "POST" or not parts.path.endswith("/oidctoken"):
             return send(handler, Reply(404, "{}"))
         body = read_body(handler)
@@ -205,6 +213,23 @@ class Issuer:
                        "from current stage. Make sure the service connection is referenced by a task input.")
             return Reply(400, json.dumps({"message": message}), js)
         return Reply(200, json.dumps({"oidcToken": self.mint()}), js)
+
+    def _github_token(self, handler: BaseHTTPRequestHandler, query: dict[str, str]) -> None:
+        """GitHub Actions' token endpoint, the other OIDC client the benchmark runs: GET with the
+        runner's request token as a bearer, the audience in the query, answering {"count", "value"}
+        (docs.github.com, "Configuring OpenID Connect in cloud providers", requesting the JWT with
+        ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN; @actions/core oidc-utils.ts reads `value`). The token is
+        this issuer's, so STS and the trust policy treat it as they treat the task's."""
+        self.token_requests.append({"query": query, "headers": dict(handler.headers.items()), "body": b"",
+                                    "at": time.monotonic()})
+        if self.replies:
+            return send(handler, self.replies.pop(0))
+        time.sleep(self.delay)
+        scheme, _, credential = handler.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or credential != self.access_token:
+            return send(handler, Reply(401, json.dumps({"message": "Unauthorized"}), {"Content-Type": "application/json"}))
+        token = self.mint(aud=query.get("audience", AUDIENCE))
+        return send(handler, Reply(200, json.dumps({"count": 1, "value": token}), {"Content-Type": "application/json"}))
 
     def close(self) -> None:
         self._server.close()

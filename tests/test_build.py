@@ -4,6 +4,7 @@ and bad sources fail before anything is written."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -18,7 +19,12 @@ from xml.etree import ElementTree
 import jsonschema
 import pytest
 
-from conftest import ROOT, Built, build_vsix
+from agent_env import agent_environment
+from conftest import ROOT, Built, build_vsix, run_launcher
+from fakes import Issuer, Sts
+
+sys.path.insert(0, str(ROOT / "bench"))
+import imports
 
 TFX = ROOT / "tests" / ".node" / "node_modules" / ".bin" / "tfx"
 SCHEMA = ROOT / "tests" / "schemas" / "tasks.schema.json"  # the official one, MIT, from azure-pipelines-task-lib
@@ -140,7 +146,13 @@ def test_vsix_layout_and_part_names(built: Built) -> None:
     assert all(not re.search(r"[\s#^\[\]<>?]", n) for n in names[1:])
     assert "AwsWifAssumeV1/task.json" in names and "AwsWifAssumeV1/launcher.js" in names
     assert "AwsWifAssumeV1/lib/awswif/task.py" in names
-    assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".so", ".pyd"))]
+    assert not [n for n in names if n.endswith((".so", ".pyd", ".pyo"))]
+    # Bytecode only where the interpreter that built it looks: __pycache__ beside the source.
+    tag = sys.implementation.cache_tag
+    for name in (n for n in names if n.endswith(".pyc")):
+        folder, file = name.rsplit("/", 1)
+        assert folder.endswith("/__pycache__") and file.endswith(f".{tag}.pyc"), name
+        assert f"{folder[: -len('/__pycache__')]}/{file[: -len(f'.{tag}.pyc')]}.py" in names, name
     data = sorted({n.split("/")[4] for n in names if n.startswith("AwsWifAssumeV1/lib/botocore/data/") and n.count("/") >= 4 and not n.endswith("/")})
     assert data == ["_retry.json", "endpoints.json", "partitions.json", "sdk-default-configuration.json", "sts"]
     licensed = {n.split("/")[2] for n in names if re.search(r"\.dist-info/(licenses/)?(LICEN[CS]E|COPYING)", n)}
@@ -165,6 +177,134 @@ def test_two_builds_of_one_commit_are_byte_identical(built: Built, tmp_path: Pat
             moment = time.gmtime(commit_time)
             # Zip stores seconds in steps of two.
             assert {i.date_time for i in archive.infolist()} == {(*moment[:5], moment[5] - moment[5] % 2)}
+
+
+def pyenv_python(version: str) -> Path | None:
+    found = sorted((Path(os.environ.get("PYENV_ROOT", "/root/.pyenv")) / "versions").glob(
+        f"{version}.*/bin/python{version}"))
+    return found[-1] if found else None
+
+
+def test_bytecode_for_two_interpreters_rebuilds_byte_identical(tmp_path: Path) -> None:
+    """--bytecode with two interpreters: a pyc for each beside every module, and a second build
+    in other folders, at another time, writes the same bytes (Python 3.9 stores set constants in
+    hash order: build.py fixes the seed)."""
+    other = pyenv_python("3.9") if sys.version_info[:2] != (3, 9) else pyenv_python("3.11")
+    if other is None:
+        pytest.skip("needs a second Python from pyenv")
+    pythons = [sys.executable, str(other)]
+    first = build_vsix(tmp_path / "a" / "dist", tmp_path / "a" / "stage", "--bytecode", *pythons)
+    assert first.returncode == 0, first.stderr
+    for path in (ROOT / "python" / "awswif").glob("*.py"):
+        os.utime(path)
+    second = build_vsix(tmp_path / "b" / "dist", tmp_path / "b" / "stage", "--bytecode", *reversed(pythons),
+                        env={**os.environ, "PYTHONHASHSEED": "1234", "PYTHONPYCACHEPREFIX": str(tmp_path / "elsewhere")})
+    assert second.returncode == 0, second.stderr
+    (a,) = (tmp_path / "a" / "dist").glob("*.vsix")
+    (b,) = (tmp_path / "b" / "dist").glob("*.vsix")
+    assert a.read_bytes() == b.read_bytes()
+    with zipfile.ZipFile(a) as archive:
+        names = archive.namelist()
+    tags = {n.rsplit(".", 2)[-2] for n in names if n.endswith(".pyc")}
+    assert len(tags) == 2 and sys.implementation.cache_tag in tags
+    versions = (f"{sys.version_info[0]}.{sys.version_info[1]}", other.name.removeprefix("python"))
+    assert all(f"Python {v}" in first.stdout for v in versions), first.stdout
+    for tag in tags:
+        assert f"AwsWifAssumeV1/lib/botocore/__pycache__/client.{tag}.pyc" in names
+        assert f"AwsWifAssumeV1/lib/awswif/__pycache__/task.{tag}.pyc" in names
+
+
+def test_bytecode_is_unchecked_hash_for_the_running_interpreter(vsix_task_dir: Path) -> None:
+    """PEP 552 header: flags 0b01 (hash-based, source never checked), then the source's hash."""
+    lib = vsix_task_dir / "lib"
+    expected = {p.relative_to(lib).as_posix() for p in (lib / "awswif").glob("*.py")}
+    for name in imports.read_module_list():
+        base = lib.joinpath(*name.split("."))
+        expected.add((base.with_suffix(".py") if base.with_suffix(".py").exists() else base / "__init__.py")
+                     .relative_to(lib).as_posix())
+    shipped = {p.relative_to(lib).as_posix() for p in lib.rglob("*.py") if Path(importlib.util.cache_from_source(p)).exists()}
+    assert shipped == expected
+    for relative in sorted(expected):
+        source = lib / relative
+        header = Path(importlib.util.cache_from_source(source)).read_bytes()[:16]
+        assert header[:4] == importlib.util.MAGIC_NUMBER, relative
+        assert int.from_bytes(header[4:8], "little") == 0b01, relative
+        assert header[8:16] == importlib.util.source_hash(source.read_bytes()), relative
+
+
+def test_a_run_from_the_vsix_loads_only_shipped_bytecode(vsix_task_dir: Path, tmp_path: Path) -> None:
+    """Through the real launcher, as the agent starts it (its python3 with -v added): every module
+    from lib/ comes from a shipped .pyc, nothing is compiled or written, and no warm-up process
+    starts. The variables that would move or stop bytecode do not matter (-E)."""
+    task = tmp_path / "AwsWifAssumeV1"
+    shutil.copytree(vsix_task_dir, task)
+    before = sorted(p.relative_to(task) for p in task.rglob("*"))
+    issuer, sts = Issuer("entra"), Sts()
+    try:
+        from awswif.trust import trust_policy
+
+        from agent_env import ACCOUNT, ROLE_ARN
+
+        sts.add_provider(ACCOUNT, issuer.issuer, issuer.jwks_url)
+        sts.add_role(ROLE_ARN, trust_policy(ACCOUNT, issuer.issuer, [issuer.subject]))
+        wrapper = imports.python_wrapper(tmp_path / "bin", imports.real_python(), "-v")
+        env = agent_environment(issuer, sts, task, python_bin=wrapper)
+        env.update({"PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": str(tmp_path / "prefix")})
+        run = run_launcher(task, env)
+    finally:
+        issuer.close()
+        sts.close()
+    assert run.view.result == "Succeeded" and "AWS_SECRET_ACCESS_KEY" in run.view.secret_variables, run.stdout
+    lib = str((task / "lib").resolve())
+    loaded = [line for line in run.stderr.splitlines() if line.startswith("# code object from") and lib in line]
+    assert len(loaded) > 150
+    compiled = [line for line in loaded if not line.rstrip("'").endswith(".pyc")]
+    assert not compiled, "compiled at run time instead of loaded from shipped bytecode"
+    assert sorted(p.relative_to(task) for p in task.rglob("*")) == before
+    assert not (tmp_path / "prefix").exists()
+
+
+def test_the_module_list_matches_what_a_run_imports(vsix_task_dir: Path, tmp_path: Path) -> None:
+    """python/bytecode-modules.txt is measured, not guessed: re-measure (a success and an STS
+    refusal, through the launcher, with python -v) and compare."""
+    task = tmp_path / "AwsWifAssumeV1"
+    shutil.copytree(vsix_task_dir, task, ignore=shutil.ignore_patterns("__pycache__"))
+    pythons = imports.default_pythons()
+    measured: set[str] = set()
+    for python in pythons:
+        measured |= imports.measure(task, python)
+    listed = imports.read_module_list()
+    advice = f"python/bytecode-modules.txt is out of date: regenerate it with `{imports.REGENERATE}` and commit it"
+    assert not measured - listed, f"{advice} (a run imports {sorted(measured - listed)}, which would compile on every hosted run)"
+    if imports.measured_with() <= {imports.version_of(p) for p in pythons}:
+        assert not listed - measured, f"{advice} (listed but no longer imported: {sorted(listed - measured)})"
+    assert len(measured) > 100 and "botocore.client" in measured and "requests" in measured
+
+
+def test_bytecode_interpreters_are_checked(tmp_path: Path) -> None:
+    result = build_vsix(tmp_path / "dist", tmp_path / "stage", "--bytecode", str(tmp_path / "no-such-python"))
+    assert result.returncode == 1 and "--bytecode" in result.stderr and "cannot run it" in result.stderr
+    result = build_vsix(tmp_path / "dist", tmp_path / "stage", "--bytecode", sys.executable, sys.executable)
+    assert result.returncode == 1 and "two interpreters for Python" in result.stderr
+    old = pyenv_python("3.8")
+    if old is not None:
+        result = build_vsix(tmp_path / "dist", tmp_path / "stage", "--bytecode", str(old))
+        assert result.returncode == 1 and "CPython 3.9 or newer" in result.stderr
+    assert not (tmp_path / "dist").exists()
+
+
+def test_one_interpreter_bytecode_keeps_the_vsix_under_3_mb(built: Built) -> None:
+    assert built.vsix.stat().st_size <= 3 * 1024 * 1024
+    assert f"bytecode for Python {sys.version_info[0]}.{sys.version_info[1]}" in built.summary
+
+
+def test_without_bytecode_nothing_is_compiled(tmp_path: Path) -> None:
+    result = build_vsix(tmp_path / "dist", tmp_path / "stage", "--bytecode")
+    assert result.returncode == 0, result.stderr
+    (vsix,) = (tmp_path / "dist").glob("*.vsix")
+    with zipfile.ZipFile(vsix) as archive:
+        assert not [n for n in archive.namelist() if "__pycache__" in n]
+    assert "bytecode for no interpreter" in result.stdout
 
 
 def test_source_date_epoch_sets_the_timestamps(tmp_path: Path) -> None:
@@ -246,7 +386,12 @@ def test_bad_publisher_is_refused(sources_copy: Path) -> None:
 
 
 def test_cold_install_compiles_the_aws_client_on_a_second_process(vsix_task_dir: Path, tmp_path: Path) -> None:
-    """bench/run.py measures what this buys; here: it starts only when cold, and it writes bytecode."""
+    """bench/run.py measures what this buys; here: it starts only when no bytecode for this
+    interpreter is there (shipped or written), and it writes bytecode."""
+    shipped = subprocess.run([sys.executable, "-E", "-s", "-S", "-c", "import sys; sys.path[0] = sys.argv[1]\n"
+                              "from awswif import warmup; print(warmup.start_if_cold({}) is None)",
+                              str(vsix_task_dir / "lib")], capture_output=True, text=True, check=True)
+    assert shipped.stdout.split() == ["True"]
     task = tmp_path / "task"
     shutil.copytree(vsix_task_dir, task, ignore=shutil.ignore_patterns("__pycache__"))
     probe = ("import sys; sys.path[0] = sys.argv[1]\n"

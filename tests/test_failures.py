@@ -346,5 +346,7 @@ def test_damaged_install_is_reported_not_crashed(issuer: Issuer, sts: Sts, vsix_
     assert ("Traceback" in run.stdout) == (debug == "true")
     assert "Traceback" not in run.stderr
     assert run.view.variables == {} and sts.calls == []
-    assert issuer.token_requests == []
+    # PyJWT loads while the token request is in flight (only requests is needed before it leaves):
+    # the token may have been fetched, but it goes nowhere.
+    assert issuer.token_requests == [] if package == "requests" else len(issuer.token_requests) <= 1
     assert run.leaks(issuer.access_token, *issuer.minted) == []

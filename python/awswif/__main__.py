@@ -18,7 +18,14 @@ def main(argv: Optional[list[str]] = None) -> int:
         from . import agent, task
 
         version = args[2] if args[1:2] == ["--version"] and len(args) > 2 else "dev"
-        return task.main(agent.from_process(), version)
+        code = task.main(agent.from_process(), version)
+        # The run is over: every logging command is written and any credentials file closed.
+        # Tearing down the interpreter (botocore's thousands of objects) would cost ~35 ms on
+        # every run, so flush and leave without it. The bundle's only exit hook (certifi's)
+        # deletes a temporary copy of its CA file, made only when imported from a zip: never here.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     if args[:1] == ["credential-process"]:
         from . import credential_process
 

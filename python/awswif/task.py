@@ -7,18 +7,17 @@ from __future__ import annotations
 import json
 import sys
 import traceback
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import requests
 
-from . import claims as token_claims
-from . import diagnose, oidc, sts
+from . import oidc, sts
 from .agent import Agent
 from .aws_files import file_profiles, write_run_files
 from .background import Background
-from .claims import TokenClaims
 from .connection import AZURE_RM
 from .credentials_file import credentials_path, write_credentials_file
 from .errors import UserError
@@ -29,6 +28,12 @@ from .retry import Deadline
 from .sessions import Fulfilment, Session, SharedToken, assume_all, verify_all
 from .trust import trust_policy
 from .watchdog import Watchdog
+
+# Nothing the token request does not need is imported before it leaves: the claim checks (PyJWT)
+# load on the background thread while it is in flight, the diagnosis only when STS refuses
+# (python -X importtime; bench/imports.py --profile).
+if TYPE_CHECKING:
+    from .claims import TokenClaims
 
 ISSUER_RETIREMENT = "2027-07-01"
 
@@ -84,11 +89,13 @@ def _obtain_sessions(
                                read_timeout=inputs.timeout_seconds, credentials=credentials)
 
     # The AWS client takes longer to load than the token takes to arrive: load it meanwhile.
-    client = Background(sts_client)
+    client = Background(lambda: _load_while_waiting(sts_client))
 
     with requests.Session() as http:
 
         def fresh_token() -> tuple[str, TokenClaims]:
+            from . import claims as token_claims
+
             watchdog.phase = "waiting for the OIDC token from Azure DevOps"
             token = oidc.request_token(
                 http, inputs.oidc_request_uri, inputs.access_token, inputs.connection_id, deadline, agent.log, network,
@@ -124,9 +131,9 @@ def _obtain_sessions(
             token=SharedToken(token, next_token),
             deadline=deadline,
             log=agent.log,
-            explain_web=lambda refusal, profile: diagnose.explain(
+            explain_web=lambda refusal, profile: _diagnose().explain(
                 refusal, claims, profile.role_arn, profile.account_id, inputs.region),
-            explain_chained=lambda refusal, profile, hub: diagnose.explain_chained(
+            explain_chained=lambda refusal, profile, hub: _diagnose().explain_chained(
                 refusal, hub, profile.role_arn, inputs.region),
         ))
         if plan.verify:
@@ -134,6 +141,24 @@ def _obtain_sessions(
             verify_all(sessions, sts_client, deadline, agent.log)
             agent.log(f"GetCallerIdentity confirmed {len(sessions)} session{'s' if len(sessions) > 1 else ''}.")
         return sessions
+
+
+def _load_while_waiting(make_client: Callable[[], Any]) -> Any:
+    """On the background thread: the AWS client, then the claim checks (PyJWT) unless the token
+    came first and the main thread loaded them itself (which also reports them missing)."""
+    client = make_client()
+    import contextlib
+
+    with contextlib.suppress(ImportError):
+        from . import claims  # noqa: F401
+    return client
+
+
+def _diagnose() -> Any:
+    # Loaded only when STS refuses: a successful run never pays for it.
+    from . import diagnose
+
+    return diagnose
 
 
 def _timed_out(agent: Agent, inputs: TaskInputs, phase: str) -> None:

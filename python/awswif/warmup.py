@@ -1,7 +1,9 @@
-"""A freshly unpacked task (a hosted agent, every run) has no bytecode: Python compiles each module
-it imports, and the AWS client's modules are most of that work. This starts a second interpreter
-that compiles them on another core while this one loads requests and asks for the token, so that
-the import on the background thread finds bytecode ready. On a warm install it starts nothing."""
+"""The .vsix ships bytecode for the interpreters its build named (build.py --bytecode), so a freshly
+unpacked task usually has it. On any other interpreter Python compiles each module it imports, and
+the AWS client's modules are most of that work: this then starts a second interpreter that
+compiles them on another core while this one loads requests and asks for the token, so that the
+import on the background thread finds bytecode ready. When bytecode for this interpreter is there
+(shipped, or written by an earlier run) it starts nothing."""
 
 from __future__ import annotations
 
