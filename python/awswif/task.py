@@ -16,24 +16,23 @@ import requests
 
 from . import oidc, sts
 from .agent import Agent
-from .aws_files import file_profiles, write_run_files
 from .background import Background
 from .connection import AZURE_RM
-from .credentials_file import credentials_path, write_credentials_file
 from .errors import UserError
 from .inputs import TaskInputs, read_inputs
 from .network import Network, read_network
 from .profiles import MAIN_PROFILE, WEB_IDENTITY, Profile, describe_duration
 from .retry import Deadline
-from .sessions import Fulfilment, Session, SharedToken, assume_all, verify_all
 from .trust import trust_policy
 from .watchdog import Watchdog
 
 # Nothing the token request does not need is imported before it leaves: the claim checks (PyJWT)
-# load on the background thread while it is in flight, the diagnosis only when STS refuses
+# and the session fulfilment load on the background thread while it is in flight, the files
+# writer only when files are asked for, the diagnosis only when STS refuses
 # (python -X importtime; bench/imports.py --profile).
 if TYPE_CHECKING:
     from .claims import TokenClaims
+    from .sessions import Session
 
 ISSUER_RETIREMENT = "2027-07-01"
 
@@ -115,6 +114,8 @@ def _obtain_sessions(
             new_token, claims = fresh_token()
             return new_token
 
+        from .sessions import Fulfilment, SharedToken, assume_all, verify_all
+
         main = Profile(MAIN_PROFILE, inputs.role_arn, inputs.account_id, WEB_IDENTITY, inputs.duration_seconds)
         plan = inputs.plan
         chained_note = describe_duration(plan, inputs.duration_seconds)
@@ -150,7 +151,7 @@ def _load_while_waiting(make_client: Callable[[], Any]) -> Any:
     import contextlib
 
     with contextlib.suppress(ImportError):
-        from . import claims  # noqa: F401
+        from . import claims, sessions  # noqa: F401
     return client
 
 
@@ -206,6 +207,8 @@ def export(agent: Agent, inputs: TaskInputs, sessions: list[Session]) -> None:
                     session.credentials.session_token):
             agent.set_secret(key)
     if inputs.plan.writes_files:
+        from .aws_files import file_profiles, write_run_files
+
         # Written before any variable, so that a refused path leaves nothing exported.
         files = write_run_files(inputs.plan.files_folder, file_profiles(inputs, sessions),
                                 _refreshing_line if inputs.plan.refreshing else None)
@@ -214,6 +217,8 @@ def export(agent: Agent, inputs: TaskInputs, sessions: list[Session]) -> None:
         variables.append(("AWS_SHARED_CREDENTIALS_FILE", str(files.credentials), False))
         variables.append(("AWS_CONFIG_FILE", str(files.config), False))
     elif inputs.credentials_folder:
+        from .credentials_file import credentials_path, write_credentials_file
+
         path = credentials_path(inputs.credentials_folder, inputs.account_id, inputs.role_arn)
         write_credentials_file(path, credentials.access_key_id, credentials.secret_access_key,
                                credentials.session_token)
