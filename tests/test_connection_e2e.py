@@ -35,14 +35,10 @@ def issuer() -> Iterator[Issuer]:
 
 
 @pytest.fixture
-def sts(issuer: Issuer) -> Iterator[Sts]:
-    server = Sts()
-    server.add_provider(ACCOUNT, issuer.issuer, issuer.jwks_url)
-    policy = trust_policy(ACCOUNT, issuer.issuer, [issuer.subject])
-    server.add_role(ROLE_ARN, policy, max_session_duration=7200)
-    server.add_role(CONNECTION_ROLE, policy, max_session_duration=7200)
-    yield server
-    server.close()
+def sts(sts: Sts, issuer: Issuer) -> Sts:
+    """conftest's STS stand-in (ROLE_ARN trusts the connection) plus the role the connection names."""
+    sts.add_role(CONNECTION_ROLE, trust_policy(ACCOUNT, issuer.issuer, [issuer.subject]), max_session_duration=7200)
+    return sts
 
 
 def expires_in(run_variables: dict[str, str]) -> float:

@@ -5,9 +5,9 @@ for a spoke role that trusts a hub role (role chaining)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, TypeVar
 
 from .errors import UserError
 from .trust import (
@@ -21,6 +21,7 @@ from .trust import (
 )
 
 FORMATS = ("json", "cloudformation", "terraform")
+S = TypeVar("S")
 
 
 @dataclass(frozen=True)
@@ -37,13 +38,13 @@ class TrustSpec:
 
 
 def render(spec: TrustSpec, fmt: str) -> str:
-    if fmt == "json":
-        return as_json(spec)
-    if fmt == "cloudformation":
-        return as_cloudformation(spec)
-    if fmt == "terraform":
-        return as_terraform(spec)
-    raise UserError(f"Unknown format '{fmt}'.", f"Use one of: {', '.join(FORMATS)}.")
+    return _renderer(fmt, {"json": as_json, "cloudformation": as_cloudformation, "terraform": as_terraform})(spec)
+
+
+def _renderer(fmt: str, renderers: dict[str, Callable[[S], str]]) -> Callable[[S], str]:
+    if fmt not in renderers:
+        raise UserError(f"Unknown format '{fmt}'.", f"Use one of: {', '.join(FORMATS)}.")
+    return renderers[fmt]
 
 
 def as_json(spec: TrustSpec) -> str:
@@ -185,13 +186,8 @@ class ChainedSpec:
 
 
 def render_chained(spec: ChainedSpec, fmt: str) -> str:
-    if fmt == "json":
-        return chained_as_json(spec)
-    if fmt == "cloudformation":
-        return chained_as_cloudformation(spec)
-    if fmt == "terraform":
-        return chained_as_terraform(spec)
-    raise UserError(f"Unknown format '{fmt}'.", f"Use one of: {', '.join(FORMATS)}.")
+    return _renderer(fmt, {"json": chained_as_json, "cloudformation": chained_as_cloudformation,
+                           "terraform": chained_as_terraform})(spec)
 
 
 def chained_as_json(spec: ChainedSpec) -> str:
