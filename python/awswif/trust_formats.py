@@ -140,24 +140,35 @@ def as_terraform(spec: TrustSpec) -> str:
             "}\n"
         )
         provider_ref = "aws_iam_openid_connect_provider.azure_pipelines.arn"
-    conditions = _hcl(condition(spec.issuer, spec.subjects), 3)
-    blocks.append(
+    statement = (
+        f"      Principal = {{ Federated = {provider_ref} }}\n"
+        '      Action    = "sts:AssumeRoleWithWebIdentity"\n'
+        f"      Condition = {_hcl(condition(spec.issuer, spec.subjects), 3)}\n"
+    )
+    blocks += _terraform_role(spec.role_name, description, spec.max_session_duration, statement,
+                              spec.managed_policy_arns, "The roleArn input of AwsWifAssume@1")
+    return "\n".join(blocks)
+
+
+def _terraform_role(name: str, description: str, max_session_duration: int, statement: str,
+                    managed_policy_arns: Sequence[str], output_description: str) -> list[str]:
+    """The role (its trust policy's one statement given as HCL lines), its policy attachments and
+    its ARN as an output: the part a web-identity role and a spoke role share."""
+    blocks = [
         'resource "aws_iam_role" "azure_pipelines" {\n'
-        f"  name                 = {_hcl(spec.role_name, 1)}\n"
+        f"  name                 = {_hcl(name, 1)}\n"
         f"  description          = {_hcl(description, 1)}\n"
-        f"  max_session_duration = {spec.max_session_duration}\n"
+        f"  max_session_duration = {max_session_duration}\n"
         "  assume_role_policy = jsonencode({\n"
         '    Version = "2012-10-17"\n'
         "    Statement = [{\n"
         '      Effect    = "Allow"\n'
-        f"      Principal = {{ Federated = {provider_ref} }}\n"
-        '      Action    = "sts:AssumeRoleWithWebIdentity"\n'
-        f"      Condition = {conditions}\n"
+        f"{statement}"
         "    }]\n"
         "  })\n"
         "}\n"
-    )
-    for index, arn in enumerate(spec.managed_policy_arns):
+    ]
+    for index, arn in enumerate(managed_policy_arns):
         blocks.append(
             f'resource "aws_iam_role_policy_attachment" "azure_pipelines_{index}" {{\n'
             "  role       = aws_iam_role.azure_pipelines.name\n"
@@ -166,11 +177,11 @@ def as_terraform(spec: TrustSpec) -> str:
         )
     blocks.append(
         'output "role_arn" {\n'
-        '  description = "The roleArn input of AwsWifAssume@1"\n'
+        f"  description = {_hcl(output_description, 1)}\n"
         "  value       = aws_iam_role.azure_pipelines.arn\n"
         "}\n"
     )
-    return "\n".join(blocks)
+    return blocks
 
 
 @dataclass(frozen=True)
@@ -228,32 +239,10 @@ def chained_as_cloudformation(spec: ChainedSpec) -> str:
 
 def chained_as_terraform(spec: ChainedSpec) -> str:
     description = f"Assumed by Azure Pipelines through the hub role {spec.hub_role_arn} (role chaining)"
-    blocks = [
-        'resource "aws_iam_role" "azure_pipelines" {\n'
-        f"  name                 = {_hcl(spec.role_name, 1)}\n"
-        f"  description          = {_hcl(description, 1)}\n"
-        f"  max_session_duration = {spec.max_session_duration}\n"
-        "  assume_role_policy = jsonencode({\n"
-        '    Version = "2012-10-17"\n'
-        "    Statement = [{\n"
-        '      Effect    = "Allow"\n'
+    statement = (
         f"      Principal = {{ AWS = {_hcl(spec.hub_role_arn, 3)} }}\n"
         '      Action    = "sts:AssumeRole"\n'
-        "    }]\n"
-        "  })\n"
-        "}\n"
-    ]
-    for index, arn in enumerate(spec.managed_policy_arns):
-        blocks.append(
-            f'resource "aws_iam_role_policy_attachment" "azure_pipelines_{index}" {{\n'
-            "  role       = aws_iam_role.azure_pipelines.name\n"
-            f"  policy_arn = {_hcl(arn, 1)}\n"
-            "}\n"
-        )
-    blocks.append(
-        'output "role_arn" {\n'
-        '  description = "A chainedProfiles line of AwsWifAssume@1: NAME=<this ARN>"\n'
-        "  value       = aws_iam_role.azure_pipelines.arn\n"
-        "}\n"
     )
+    blocks = _terraform_role(spec.role_name, description, spec.max_session_duration, statement,
+                             spec.managed_policy_arns, "A chainedProfiles line of AwsWifAssume@1: NAME=<this ARN>")
     return "\n".join(blocks)
