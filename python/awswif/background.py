@@ -10,12 +10,21 @@ T = TypeVar("T")
 
 
 class Background(Generic[T]):
+    """The work starts on start() (at the latest on result()), so the caller picks the moment: a
+    thread that imports holds the GIL about half the time and slows whatever the main thread still
+    has to do before it waits."""
+
     def __init__(self, work: Callable[[], T]) -> None:
         self._work = work
         self._result: Optional[T] = None
         self._error: Optional[BaseException] = None
         self._thread = threading.Thread(target=self._run, name="awswif-background", daemon=True)
-        self._thread.start()
+        self._started = False
+
+    def start(self) -> None:
+        if not self._started:
+            self._started = True
+            self._thread.start()
 
     def _run(self) -> None:
         try:
@@ -24,6 +33,7 @@ class Background(Generic[T]):
             self._error = exc
 
     def result(self) -> T:
+        self.start()
         self._thread.join()
         if self._error is not None:
             raise self._error

@@ -87,7 +87,9 @@ def _obtain_sessions(
         return sts.make_client(inputs.region, inputs.sts_endpoint, f"aws-wif/{version}", network,
                                read_timeout=inputs.timeout_seconds, credentials=credentials)
 
-    # The AWS client takes longer to load than the token takes to arrive: load it meanwhile.
+    # The AWS client takes longer to load than the token takes to arrive: load it meanwhile, from
+    # just before the token request leaves (started earlier, it slows the request's own preparation:
+    # ~10 ms more before the request leaves, bench/ realistic profile).
     client = Background(lambda: _load_while_waiting(sts_client))
 
     with requests.Session() as http:
@@ -96,6 +98,7 @@ def _obtain_sessions(
             from . import claims as token_claims
 
             watchdog.phase = "waiting for the OIDC token from Azure DevOps"
+            client.start()
             token = oidc.request_token(
                 http, inputs.oidc_request_uri, inputs.access_token, inputs.connection_id, deadline, agent.log, network,
                 connection_input=inputs.connection.input_name,
