@@ -178,6 +178,8 @@ def test_one_refused_profile_fails_the_whole_step(issuer: Issuer, accounts: Sts,
     assert len(run.view.errors) == 1
     error = run.view.errors[0]
     assert "could not assume 2 of 4 roles (prod, unrelated)" in error
+    # One paragraph per failing profile, each line without trailing blanks.
+    assert all(line == line.rstrip() for line in error.splitlines()), error
     # The web-identity profile gets the Condition that admits the token, in its own account.
     host = issuer.issuer.split("://")[1]
     assert f"Profile 'prod' ({DIRECT_ARN})" in error and f'"{host}:sub": "{issuer.subject}"' in error

@@ -17,4 +17,6 @@ class UserError(Exception):
         self.details = details
 
     def __str__(self) -> str:
-        return f"{self.what} {self.fix}".strip()
+        # A fix that starts on its own line (one paragraph per failing profile) needs no space.
+        separator = "" if self.fix.startswith("\n") else " "
+        return f"{self.what}{separator}{self.fix}".strip()
