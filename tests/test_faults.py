@@ -67,6 +67,11 @@ FAULTS = [
     Fault("sts: reset mid-response", sts_raw=[Reply(200, "<AssumeRoleWithWebIdentityResponse>" + " " * 4000,
                                                     {"Content-Type": "text/xml"}, cut=True)], sts_calls=2),
     Fault("sts: connection dropped before answering", sts_raw=[Reply(drop=True)], sts_calls=2),
+    # XML that is not STS's error shape (a gateway's own answer): botocore finds no error code, so the
+    # status names the problem (it was "Unknown").
+    Fault("sts: a gateway's XML 503 four times", sts_raw=[Reply(503, "<?xml version='1.0'?><Gateway>busy</Gateway>",
+                                                               {"Content-Type": "text/xml"})] * 4,
+          succeeds=False, sts_calls=4, message="after 4 attempts: HTTP 503."),
     Fault("sts: slower than timeoutSeconds", inputs={"timeoutSeconds": "10"}, sts_delay=30, succeeds=False,
           max_seconds=14, message="timeoutSeconds (10 s); it was waiting for AWS STS"),
 ]

@@ -221,8 +221,10 @@ def _call(operation: Callable[..., Any], parameters: dict[str, Any], web_identit
         return operation(**parameters)
     except ClientError as exc:
         error = exc.response.get("Error", {})
-        code, message = str(error.get("Code", "Unknown")), str(error.get("Message", ""))
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        # A body that is not STS's error XML (a proxy's or load balancer's page) has no code: say the status.
+        code = str(error.get("Code") or (f"HTTP {status}" if status else "an unreadable answer"))
+        message = str(error.get("Message", ""))
         if code in _RETRY_CODES or status >= 500:
             raise _Transient(f"{code}: {message}" if message else code) from None
         # Only a web identity token can be replaced; for a signed call it means the hub's session.
