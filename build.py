@@ -8,11 +8,12 @@
     python3 build.py --bytecode PY [PY …] ship bytecode for these interpreters (default: this one)
 
 Standard library and pip only: no Node, no tfx-cli. The steps, in order: read and validate the
-sources → vendor the locked runtime dependencies (pure-Python wheels, hashes required) → stage the
-task folder and prune what a run never loads → compile the modules a run imports for each named
-interpreter → write the .vsix as tfx-cli does, reproducibly
-(sorted entries, fixed timestamps and permissions), through a temporary file so that a failed
-build never leaves a half-written package.
+sources → vendor the locked runtime dependencies (pure-Python wheels, downloaded once into
+build/wheels/ and on every build checked against the lock's sha256, then unpacked afresh into a
+temporary folder: no unpacked file is reused between builds) → stage the task folder and prune
+what a run never loads → compile the modules a run imports for each named interpreter → write the
+.vsix as tfx-cli does, reproducibly (sorted entries, fixed timestamps and permissions), through a
+temporary file so that a failed build never leaves a half-written package.
 """
 
 # Bandit's subprocess and XML notes (nosec below) are answered thus: pip and git run with fixed
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import os
 import re
@@ -47,12 +49,14 @@ LOCK = ROOT / "python" / "requirements.lock"
 BYTECODE_MODULES = ROOT / "python" / "bytecode-modules.txt"
 OVERVIEW = ROOT / "overview.md"
 BUILD = ROOT / "build"
+# The locked wheels as downloaded. Only these files are kept between builds, and every build checks
+# them against the lock before use: a shared agent's other jobs, or an earlier step of a publishing
+# pipeline, can write here.
+WHEELS = BUILD / "wheels"
 DIST = ROOT / "dist"
 
 # The oldest Python the task supports: wheels are chosen for it, and pure-Python ones serve all.
 MIN_PYTHON = "3.9"
-# Bump when the vendoring or pruning recipe changes, so that cached vendor folders are rebuilt.
-RECIPE = "3"
 
 # botocore/data is 28 MB of service models; an STS client reads only these.
 BOTOCORE_DATA_KEEP = {"sts", "endpoints.json", "partitions.json", "sdk-default-configuration.json", "_retry.json"}
@@ -125,6 +129,11 @@ AWS_ENDPOINT_FIELDS = ("roleArn", "region", "durationSeconds")
 
 class BuildError(Exception):
     """What is wrong with the sources or the environment, and what to do about it."""
+
+
+def display(path: Path) -> Path:
+    """A path as messages show it: relative to the checkout when inside it."""
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
 
 
 # -- the sources ----------------------------------------------------------------------------------
@@ -368,26 +377,133 @@ PURE_WHEEL = ("--only-binary=:all:", "--implementation", "py", "--abi", "none", 
 # into the one set every agent Python uses (3.9 runs it too: tested); PyJWT's typing-extensions,
 # needed below 3.11, is named explicitly for the same reason.
 MARKER_DEPENDENCIES = ["typing-extensions>=4.0"]
+# A lock entry as relock() writes it (pip's format, continuation lines joined).
+PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)((?:\s+--hash=sha256:[0-9a-f]{64})+)$")
 
 
-def vendor(lock: Path = LOCK) -> Path:
-    """Install the locked dependencies into a cache folder keyed by the lock's content."""
-    key = hashlib.sha256(lock.read_bytes() + RECIPE.encode()).hexdigest()[:16]
-    target = BUILD / "vendor" / key
-    if (target / ".complete").exists():
-        return target
-    staging = target.with_name(key + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    pip("install", "--quiet", "--disable-pip-version-check", "--no-warn-script-location", "--no-compile",
-        "--no-deps", "--require-hashes", *PURE_WHEEL, "--python-version", MIN_PYTHON, "--target", str(staging),
-        "-r", str(lock))
-    native = [p for p in staging.rglob("*") if p.suffix in NATIVE_SUFFIXES]
-    if native:
-        raise BuildError(f"The lock pins a wheel with native code ({native[0].name}): pin pure-Python wheels only.")
-    shutil.rmtree(target, ignore_errors=True)
-    staging.rename(target)
-    (target / ".complete").write_text(lock.read_text(encoding="utf-8"), encoding="utf-8")
-    return target
+@dataclass(frozen=True)
+class Pin:
+    name: str  # normalized as wheel file names are compared (PEP 503)
+    version: str
+    sha256: frozenset[str]  # the digests the lock allows (relock() writes one)
+
+    def requirement(self) -> str:
+        return f"{self.name}=={self.version} " + " ".join(f"--hash=sha256:{h}" for h in sorted(self.sha256))
+
+
+def project_name(name: str) -> str:
+    """PEP 503's normalized name: the lock says python-dateutil, its wheel python_dateutil."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def read_lock(lock: Path) -> list[Pin]:
+    try:
+        text = lock.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BuildError(f"{display(lock)} is missing: python3 build.py --lock writes it.") from None
+    pins = []
+    for line in text.replace("\\\n", " ").splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = PIN.match(line.strip())
+        if not match:
+            raise BuildError(f"{display(lock)}: cannot read '{line.strip()}': every entry is "
+                             "name==version --hash=sha256:<digest> (python3 build.py --lock writes them).")
+        pins.append(Pin(project_name(match[1]), match[2], frozenset(re.findall(r"[0-9a-f]{64}", match[3]))))
+    return pins
+
+
+def cached_wheels(pin: Pin, cache: Path) -> list[Path]:
+    """Every wheel in the cache pip could take for `pin`: its file name names the project and version."""
+    found = []
+    for wheel in sorted(cache.glob("*.whl")):
+        name, _, rest = wheel.name.partition("-")
+        version = rest.partition("-")[0]
+        if project_name(name) == pin.name and version.lower() == pin.version.lower():
+            found.append(wheel)
+    return found
+
+
+def download(pins: list[Pin], cache: Path) -> None:
+    """Fetch these pins' wheels into the cache. pip checks their hashes as it downloads; they land in
+    a folder of their own first, so that an interrupted download leaves no partial file under a
+    wheel's name (the next build would report it as changed)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".download-", dir=cache) as tmp:
+        requirements = Path(tmp) / "requirements.txt"
+        requirements.write_text("".join(pin.requirement() + "\n" for pin in pins), encoding="utf-8")
+        pip("download", "--quiet", "--disable-pip-version-check", "--no-deps", "--require-hashes", *PURE_WHEEL,
+            "--python-version", MIN_PYTHON, "--dest", str(Path(tmp) / "wheels"), "-r", str(requirements))
+        for wheel in sorted((Path(tmp) / "wheels").glob("*.whl")):
+            os.replace(wheel, cache / wheel.name)
+
+
+def verified_wheel(pin: Pin, cache: Path, lock: Path) -> tuple[str, bytes]:
+    """The cached wheel of `pin`, read once and checked against the lock: the bytes checked are the
+    bytes unpacked, so nothing can change the file in between. Checked on every build, since anything
+    that can write to build/ could have changed a wheel since it was downloaded."""
+    shown = display(cache)
+    checked = []
+    for wheel in cached_wheels(pin, cache):
+        data = wheel.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        if digest not in pin.sha256:
+            raise BuildError(
+                f"The cached wheel {shown}/{wheel.name} is not the one {display(lock)} pins:\n"
+                f"  expected sha256 {' or '.join(sorted(pin.sha256))}\n"
+                f"  found    sha256 {digest}\n"
+                f"Something changed it after it was downloaded. Delete {shown}/ (or just that file) and build again: "
+                "the build downloads it afresh and checks it. If the mismatch persists, the package index serves "
+                "another file than the one the lock pinned: find out why before re-pinning.")
+        checked.append((wheel.name, data))
+    if not checked:
+        raise BuildError(f"pip downloaded no wheel named like {pin.name}=={pin.version} into {shown}/: check that "
+                         f"{display(lock)} names the version as the wheel file does (python3 build.py --lock).")
+    return checked[0]
+
+
+def unpack_wheel(name: str, data: bytes, into: Path) -> None:
+    """What pip install --target makes of a pure-Python wheel, limited to what staging keeps: the
+    wheel's root and its <name>.data/purelib (or platlib) go into `into`; the other .data folders
+    (scripts, headers, data files) serve a command line or a compiler, never a run's imports."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        members = [info for info in archive.infolist() if not info.is_dir()]
+        for info in members:
+            parts = PurePosixPath(info.filename).parts
+            if info.filename.startswith("/") or "\\" in info.filename or ":" in info.filename or ".." in parts:
+                raise BuildError(f"The wheel {name} holds a file outside its own tree ({info.filename}).")
+            if PurePosixPath(info.filename).suffix in NATIVE_SUFFIXES:
+                raise BuildError(f"The lock pins a wheel with native code ({name}: {info.filename}): pin "
+                                 "pure-Python wheels only.")
+        for info in members:
+            parts = PurePosixPath(info.filename).parts
+            if parts[0].endswith(".data"):
+                if len(parts) < 3 or parts[1] not in ("purelib", "platlib"):
+                    continue
+                parts = parts[2:]
+            # Pruned now rather than after staging: botocore's unused service models are most of the bytes.
+            if not keep(PurePosixPath(*parts)):
+                continue
+            target = into.joinpath(*parts)
+            if target.exists():
+                raise BuildError(f"Two locked wheels ship {PurePosixPath(*parts)} (one of them {name}).")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(archive.read(info))
+
+
+def vendor(into: Path, lock: Path = LOCK, cache: Path = WHEELS) -> Path:
+    """Unpack the locked dependencies into `into`, a new empty folder, from wheels cached in `cache`:
+    the missing ones downloaded, every one checked against the lock as it is read."""
+    # Earlier versions of this file kept an installed tree in build/vendor/ and reused it unchecked:
+    # remove it, so that nothing mistakes it for a live cache.
+    shutil.rmtree(BUILD / "vendor", ignore_errors=True)
+    pins = read_lock(lock)
+    missing = [pin for pin in pins if not cached_wheels(pin, cache)]
+    if missing:
+        download(missing, cache)
+    for pin in pins:
+        unpack_wheel(*verified_wheel(pin, cache, lock), into)
+    return into
 
 
 def relock() -> None:
@@ -453,7 +569,7 @@ def keep(relative: PurePosixPath | Path) -> bool:
     """Whether a vendored file can be loaded by a run (or must ship: licences)."""
     parts = relative.parts
     posix = "/".join(parts)
-    if parts[0] == ".complete" or any(posix == p or posix.startswith(p + "/") for p in PRUNE_PATHS):
+    if any(posix == p or posix.startswith(p + "/") for p in PRUNE_PATHS):
         return False
     if any(part in PRUNE_NAMES for part in parts) or relative.suffix in PRUNE_SUFFIXES:
         return False
@@ -695,13 +811,13 @@ def build(publisher: Optional[str] = None, out: Path = DIST, root: Path = BUILD 
             raise BuildError(f"--bytecode names two interpreters for Python {python.version}: "
                              f"{interpreters[python.cache_tag].command} and {command}.")
         interpreters[python.cache_tag] = python
-    vendored = vendor()
-    stage(sources, vendored, root)
+    # Unpacked afresh by every build, and gone after staging: no unpacked file outlives the build.
+    with tempfile.TemporaryDirectory(prefix="aws-wif-vendor-") as unpacked:
+        stage(sources, vendor(Path(unpacked)), root)
     compile_bytecode(root / sources.task_folder / "lib", list(interpreters.values()))
     output = out / f"{sources.identity}.vsix"
     size, files = write_vsix(root, sources, output)
-    shown = output.relative_to(ROOT) if output.is_relative_to(ROOT) else output
-    print(f"Built {shown}")
+    print(f"Built {display(output)}")
     print(f"  extension {sources.manifest['publisher']}.{sources.manifest['id']} {sources.manifest['version']}, "
           f"task {sources.task['name']}@{sources.task_version} (folder {sources.task_folder})")
     print(f"  bytecode for {', '.join(f'Python {p.version}' for p in interpreters.values()) or 'no interpreter'}")

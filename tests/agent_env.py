@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,11 @@ from fakes import Issuer, Sts
 ACCOUNT = "123456789012"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/deploy"
 NODE = shutil.which("node")
+TOKEN_HOSTS = "127.0.0.1"
+# The job's temporary folder: a folder of its own, as on an agent (`_work/_temp`), not /tmp itself. The
+# launcher runs no Python from inside it (an earlier step can plant files there), and the tests' own
+# interpreters and wrappers live in pytest's folders under /tmp.
+AGENT_TEMP = tempfile.mkdtemp(prefix="agent-temp-")
 
 
 def endpoint_environment(endpoint: dict[str, Any]) -> dict[str, str]:
@@ -73,7 +79,7 @@ def agent_environment(issuer: Issuer, sts: Sts | None, task_dir: Path, python_bi
         "HOME": os.environ.get("HOME", "/root"),
         "LANG": "C.UTF-8",
         "AGENT_VERSION": "4.266.2",
-        "AGENT_TEMPDIRECTORY": "/tmp",
+        "AGENT_TEMPDIRECTORY": AGENT_TEMP,
         "SYSTEM_COLLECTIONID": issuer.organization_id,
         "SYSTEM_COLLECTIONURI": "https://dev.azure.com/contoso/",
         "SYSTEM_TEAMPROJECT": "infra",
@@ -88,8 +94,10 @@ def agent_environment(issuer: Issuer, sts: Sts | None, task_dir: Path, python_bi
         "VSTS_SECRET_VARIABLES": json.dumps(["System.AccessToken"]),
         **endpoint_environment(azure_rm_endpoint(issuer)),
     }
+    # The stand-in issuer listens on loopback: the pipeline's author allows that host, as for an Azure
+    # DevOps Server (the job access token goes only to Azure DevOps Services' hosts and these).
     values: dict[str, str | None] = {"serviceConnection": issuer.connection_id, "roleArn": ROLE_ARN,
-                                      "region": "eu-west-1"}
+                                      "region": "eu-west-1", "tokenEndpointHosts": TOKEN_HOSTS}
     if sts is not None:
         values["stsEndpoint"] = sts.url
     values.update(inputs)

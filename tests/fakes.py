@@ -6,6 +6,7 @@ and checking SigV4 signatures made with the credentials it issued)."""
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import re
 import secrets
@@ -53,7 +54,7 @@ class _QuietServer(ThreadingHTTPServer):
 
 class _Server:
     def __init__(self, handle: Callable[[BaseHTTPRequestHandler, str], None],
-                 tls: ssl.SSLContext | None = None) -> None:
+                 tls: ssl.SSLContext | None = None, host: str = "127.0.0.1") -> None:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -68,11 +69,12 @@ class _Server:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.httpd = _QuietServer(("127.0.0.1", 0), Handler)
+        assert ipaddress.ip_address(host).is_loopback, "stand-ins listen on loopback only"
+        self.httpd = _QuietServer((host, 0), Handler)
         self.httpd.daemon_threads = True
         if tls is not None:
             self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
-        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.httpd.server_address[1]}"
+        self.url = f"{'https' if tls else 'http'}://{host}:{self.httpd.server_address[1]}"
         self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         self._outer = outer
@@ -106,6 +108,13 @@ def send(handler: BaseHTTPRequestHandler, reply: Reply) -> None:
     handler.wfile.write(body)
 
 
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 def read_body(handler: BaseHTTPRequestHandler) -> bytes:
     return handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
 
@@ -118,7 +127,7 @@ def random_string(n: int, alphabet: str = string.ascii_letters + string.digits) 
 class Issuer:
     """Azure DevOps' per-job OIDC endpoint (System.OidcRequestUri) and the issuer's JWKS."""
 
-    def __init__(self, family: str = "azure-devops", tls: ssl.SSLContext | None = None) -> None:
+    def __init__(self, family: str = "azure-devops", tls: ssl.SSLContext | None = None, host: str = "127.0.0.1") -> None:
         self.family = family
         self.organization_id = str(uuid.uuid4())
         self.tenant_id = str(uuid.uuid4())
@@ -134,7 +143,7 @@ class Issuer:
         self.token_requests: list[dict[str, Any]] = []
         self.minted: list[str] = []
         self.delay = 0.0
-        self._server = _Server(self._handle, tls)
+        self._server = _Server(self._handle, tls, host)
         self.url = self._server.url
 
     @property
@@ -268,7 +277,8 @@ class Sts:
     GetCallerIdentity, checked as AWS checks them, for any number of accounts (a role's account is
     in its ARN). Every call is recorded with the parameters the tests look at."""
 
-    def __init__(self, tls: ssl.SSLContext | None = None, jwks_ssl: ssl.SSLContext | None = None) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None, jwks_ssl: ssl.SSLContext | None = None,
+                 host: str = "127.0.0.1") -> None:
         self.jwks_ssl = jwks_ssl
         self.providers: dict[tuple[str, str], dict[str, Any]] = {}  # (account, issuer) -> provider
         self.roles: dict[str, Role] = {}
@@ -279,7 +289,7 @@ class Sts:
         # that, unlike replies, does not depend on which concurrent call arrives first).
         self.expired_tokens: set[str] = set()
         self.delay = 0.0
-        self._server = _Server(self._handle, tls)
+        self._server = _Server(self._handle, tls, host)
         self.url = self._server.url
 
     def add_provider(self, account: str, issuer: str, jwks_url: str, audiences: tuple[str, ...] = (AUDIENCE,)) -> None:
@@ -558,6 +568,7 @@ class Proxy:
         self.expected_auth = ("Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()) if user else None
         self.requests: list[tuple[str, str]] = []
         self.refused: list[str] = []
+        self.blocked: list[str] = []
         outer = self
 
         class Handler(socketserver.StreamRequestHandler):
@@ -586,6 +597,12 @@ class Proxy:
             self.refused.append(target)
             h.wfile.write(b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"t\"\r\n"
                           b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+            return
+        upstream_host = target.rsplit(":", 1)[0] if method == "CONNECT" else urlsplit(target).hostname or ""
+        if not _is_loopback(upstream_host):
+            # Never a real service: what would have left the machine is recorded and refused.
+            self.blocked.append(target)
+            h.wfile.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
             return
         self.requests.append((method, target))
         if method == "CONNECT":

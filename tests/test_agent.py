@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from awswif.agent import Agent, child_environment, escape_data, escape_property
+from awswif.agent import FAILED_SUMMARY, Agent, child_environment, escape_data, escape_property
 
 from agent_model import Job, StepResult, split_lines
 
@@ -102,9 +102,11 @@ def test_command_keyword_in_log_text_draws_no_agent_warning() -> None:
 
 def test_fail_writes_one_error_and_failed() -> None:
     a, out = agent()
-    a.fail("what is wrong.\nmore", "what is wrong.")
+    a.fail("what is wrong.\nmore")
     view = on_agent(out)
     assert view.errors == ["what is wrong.\nmore"] and view.result == "Failed"
+    # The result's text is the timeline's current operation, which the agent does not mask: fixed.
+    assert view.current_operation == FAILED_SUMMARY
 
 
 def test_child_environment_drops_agent_secrets() -> None:

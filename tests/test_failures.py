@@ -164,7 +164,7 @@ def test_retry_after_is_honoured(issuer: Issuer, sts: Sts, source_task_dir: Path
 
 def test_persistent_5xx_gives_up_after_five_attempts(issuer: Issuer, sts: Sts, source_task_dir: Path) -> None:
     issuer.replies = [Reply(500, json.dumps({"message": "internal"}))] * 6
-    run = launch(issuer, sts, source_task_dir)
+    run = launch(issuer, sts, source_task_dir, retryMaxAttempts="5")
     assert_failed(run, issuer, "did not issue an OIDC token after 5 attempts", "HTTP 500", "re-run the job")
     assert len(issuer.token_requests) == 5
     assert run.seconds < 15
@@ -174,7 +174,8 @@ def test_unreachable_token_endpoint(issuer: Issuer, sts: Sts, source_task_dir: P
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    run = launch(issuer, sts, source_task_dir, {"SYSTEM_OIDCREQUESTURI": f"http://127.0.0.1:{port}/x/oidctoken"})
+    run = launch(issuer, sts, source_task_dir, {"SYSTEM_OIDCREQUESTURI": f"http://127.0.0.1:{port}/x/oidctoken"},
+                 retryMaxAttempts="5")
     assert_failed(run, issuer, "after 5 attempts", "could not connect", "reach 127.0.0.1")
 
 
@@ -261,7 +262,7 @@ def test_transient_sts_errors_are_retried(issuer: Issuer, sts: Sts, source_task_
 
 def test_persistent_idp_communication_error_gives_up(issuer: Issuer, sts: Sts, source_task_dir: Path) -> None:
     sts.replies = [sts.error("IDPCommunicationError", "could not reach the issuer")] * 5
-    run = launch(issuer, sts, source_task_dir)
+    run = launch(issuer, sts, source_task_dir, retryMaxAttempts="4")
     assert_failed(run, issuer, "did not answer successfully after 4 attempts", "IDPCommunicationError")
     assert len(sts.calls) == 4
 

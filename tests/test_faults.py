@@ -42,7 +42,7 @@ FAULTS = [
     Fault("token: 429 without Retry-After", [Reply(429, "")] * 2, token_requests=3),
     Fault("token: 500, 502, 503", [Reply(500, "{}"), Reply(502, ""), Reply(503, "")], token_requests=4),
     Fault("token: 503 five times", [Reply(503, "")] * 5, succeeds=False, token_requests=5, sts_calls=0,
-          message="did not issue an OIDC token after 5 attempts"),
+          message="did not issue an OIDC token after 5 attempts", inputs={"retryMaxAttempts": "5"}),
     Fault("token: 302 to a sign-in page", [Reply(302, "<html>sign in</html>", {"Location": "https://login/"})],
           succeeds=False, sts_calls=0, message="redirected the token request"),
     Fault("token: 200 with HTML", [Reply(200, "<html><body>proxy login</body></html>", {"Content-Type": "text/html"})],
@@ -58,7 +58,14 @@ FAULTS = [
     Fault("sts: IDPCommunicationError three times", sts_replies=[("IDPCommunicationError", "no jwks", 400)] * 3,
           sts_calls=4),
     Fault("sts: IDPCommunicationError four times", sts_replies=[("IDPCommunicationError", "no jwks", 400)] * 4,
-          succeeds=False, sts_calls=4, message="after 4 attempts"),
+          succeeds=False, sts_calls=4, message="after 4 attempts", inputs={"retryMaxAttempts": "4"}),
+    # Retries are bounded by time and retryMaxAttempts (12 by default, as configure-aws-credentials),
+    # not by a fixed count: six throttled answers are ridden out within the default budget.
+    Fault("sts: Throttling six times", sts_replies=[("Throttling", "Rate exceeded", 400)] * 6, sts_calls=7,
+          max_seconds=30, inputs={"timeoutSeconds": "600"}),
+    Fault("sts: Throttling past retryMaxAttempts", sts_replies=[("Throttling", "Rate exceeded", 400)] * 3,
+          succeeds=False, sts_calls=3, inputs={"retryMaxAttempts": "3"},
+          message="AWS STS throttled the request 3 times in"),
     Fault("sts: Couldn't retrieve verification key", sts_replies=[
         ("InvalidIdentityToken", "Couldn't retrieve verification key from your identity provider", 400)],
           token_requests=2, sts_calls=2),
@@ -71,7 +78,7 @@ FAULTS = [
     # status names the problem (it was "Unknown").
     Fault("sts: a gateway's XML 503 four times", sts_raw=[Reply(503, "<?xml version='1.0'?><Gateway>busy</Gateway>",
                                                                {"Content-Type": "text/xml"})] * 4,
-          succeeds=False, sts_calls=4, message="after 4 attempts: HTTP 503."),
+          succeeds=False, sts_calls=4, message="after 4 attempts in", inputs={"retryMaxAttempts": "4"}),
     Fault("sts: slower than timeoutSeconds", inputs={"timeoutSeconds": "10"}, sts_delay=30, succeeds=False,
           max_seconds=14, message="timeoutSeconds (10 s); it was waiting for AWS STS"),
 ]
@@ -111,10 +118,11 @@ def test_connection_refused(issuer: Issuer, sts: Sts, vsix_task_dir: Path) -> No
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = agent_environment(issuer, sts, vsix_task_dir)
+    env = agent_environment(issuer, sts, vsix_task_dir, retryMaxAttempts="5")
     env["SYSTEM_DEBUG"] = "true"
     env["SYSTEM_OIDCREQUESTURI"] = f"http://127.0.0.1:{port}/p/_apis/distributedtask/hubs/build/plans/x/jobs/y/oidctoken"
     run = run_launcher(vsix_task_dir, env)
     check(run, issuer, sts, Fault("refused", succeeds=False, token_requests=0, sts_calls=0,
-                                  message="after 5 attempts: could not connect"))
+                                  message="after 5 attempts in"))
+    assert "could not connect" in run.view.errors[0] and "reach 127.0.0.1" in run.view.errors[0]
     assert run.stdout.count("Token request attempt") == 4

@@ -102,7 +102,13 @@ def secrets_of(issuer: Issuer, sts: Sts) -> list[str]:
 
 
 def run_post(task: Path, run: Run) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": os.environ["PATH"], **{f"VSTS_TASKVARIABLE_{k}": v for k, v in run.view.task_variables.items()}}
+    """The task's post-job step as the agent runs it (agent_model.Job.post_job_environment), in the job whose
+    Agent.TempDirectory holds the run directory the main step handed over."""
+    base = {"PATH": os.environ["PATH"]}
+    directory = run.view.task_variables.get("AWSWIF_FILES_DIRECTORY")
+    if directory:
+        base["AGENT_TEMPDIRECTORY"] = str(Path(directory).parent.parent)
+    env = run.job.post_job_environment("assume", base=base)
     return subprocess.run([str(NODE), str(task / "post.js")], env=env, capture_output=True, text=True)
 
 

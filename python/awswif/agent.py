@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Optional, TextIO
 
 from .errors import UserError
+from .redaction import redact, remember
 
 # Prefixes the agent uses for values a child process must never inherit.
 _SECRET_ENV_PREFIXES = ("SECRET_", "ENDPOINT_AUTH_", "INPUT_", "SECUREFILE_TICKET_", "VSTS_TASKVARIABLE_")
@@ -57,16 +58,28 @@ def _is_secret_name(name: str) -> bool:
     return upper.startswith(_SECRET_ENV_PREFIXES) or upper in _SECRET_ENV_NAMES
 
 
+# The name of a variable (not a secret): launcher.js lists there the inputs that hold a secret.
+SECRET_INPUTS = "AWSWIF_SECRET_INPUTS"  # noqa: S105  # nosec B105
+# What a failed step reports as its result text (see Agent.fail).
+FAILED_SUMMARY = "AwsWifAssume did not get AWS credentials: see the error in the log."
+
+
 class Agent:
     """Reads what the agent passed to the task and writes logging commands to stdout."""
 
     def __init__(self, environ: Mapping[str, str], out: TextIO) -> None:
         self._env = environ
         self._out = out
+        # INPUT_* names whose value holds a secret variable's value (set by launcher.js, after the job's
+        # variables, so no earlier step chooses it).
+        self._secret_inputs = {n.strip().upper() for n in environ.get(SECRET_INPUTS, "").split(",") if n.strip()}
 
     # -- reading -----------------------------------------------------------------------------
     def input(self, name: str) -> str:
         value = self._env.get(f"INPUT_{mangle(name)}", "").strip()
+        if f"INPUT_{mangle(name)}" in self._secret_inputs and value:
+            # It holds a secret variable's value (the launcher found it): no message may quote it.
+            remember(value, minimum=1)
         macro = _UNEXPANDED_MACRO.search(value)
         if macro:
             raise UserError(
@@ -128,15 +141,17 @@ class Agent:
         self._out.flush()
 
     def log(self, text: str = "") -> None:
-        for line in text.splitlines() or [""]:
+        # Redacted as well as masked: the agent masks only the values registered before this line.
+        for line in redact(text).splitlines() or [""]:
             self._out.write(neutralize(line) + "\n")
         self._out.flush()
 
     def debug_log(self, text: str) -> None:
         if self.debug:
-            self._command("task.debug", text)
+            self._command("task.debug", redact(text))
 
     def set_secret(self, value: str) -> None:
+        remember(value)
         # The agent masks each log line on its own, so a value with a line break would never match:
         # register every line of it instead (the agent ends a line at LF, CRLF and a lone CR).
         for line in dict.fromkeys(_LINE_BREAK.split(value)):
@@ -165,14 +180,17 @@ class Agent:
         self._command("task.settaskvariable", value, variable=name)
 
     def warning(self, text: str) -> None:
-        self._command("task.logissue", text, type="warning")
+        self._command("task.logissue", redact(text), type="warning")
 
     def error(self, text: str) -> None:
-        self._command("task.logissue", text, type="error")
+        self._command("task.logissue", redact(text), type="error")
 
-    def fail(self, text: str, summary: str = "") -> None:
+    def fail(self, text: str) -> None:
+        """The error (masked by the agent, shown with the run) and a Failed result. The result's text
+        becomes the timeline record's current operation, which the agent does not mask
+        (TaskCommandExtension.cs, TaskCompleteCommand): it is fixed, never a value from the job."""
         self.error(text)
-        self._command("task.complete", summary or text.splitlines()[0], result="Failed")
+        self._command("task.complete", FAILED_SUMMARY, result="Failed")
 
     def succeed(self, text: str = "") -> None:
         self._command("task.complete", text, result="Succeeded")

@@ -13,15 +13,16 @@ from __future__ import annotations
 import configparser
 import io
 import os
+import secrets
 import shutil
 import stat
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 from .errors import UserError
+from .policies import ascii_form
 from .profiles import CHAINED
 from .sts import AwsCredentials
 
@@ -61,6 +62,9 @@ def file_profiles(inputs: TaskInputs, sessions: Sequence[Session]) -> list[FileP
         "oidc_request_uri": inputs.oidc_request_uri,
         "collection_id": inputs.collection_id or "",
         "sts_endpoint": inputs.sts_endpoint or "",
+        # The refresh sends the job access token only where the task did (destinations.py).
+        "token_endpoint_hosts": ",".join(inputs.token_endpoint_hosts),
+        "retry_max_attempts": str(inputs.retry_max_attempts),
     }
     result = []
     for session in sessions:
@@ -70,7 +74,7 @@ def file_profiles(inputs: TaskInputs, sessions: Sequence[Session]) -> list[FileP
         if profile.kind == CHAINED:
             record["source_profile"] = MAIN_PROFILE
         if profile.name == MAIN_PROFILE and inputs.plan.policies.inline:
-            record["session_policy"] = inputs.plan.policies.inline
+            record["session_policy"] = ascii_form(inputs.plan.policies.inline)
         if profile.name == MAIN_PROFILE and inputs.plan.policies.arns:
             record["policy_arns"] = ",".join(inputs.plan.policies.arns)
         result.append(FileProfile(profile.name, inputs.region, session.credentials, record))
@@ -81,12 +85,7 @@ def write_run_files(temp_directory: str, profiles: Sequence[FileProfile],
                     process_line: Optional[Callable[[str, Path], str]] = None) -> RunFiles:
     """`process_line(profile name, config path)`: with refreshingProfiles, every profile gets that
     credential_process line and no keys in the credentials file (keys there would win over it)."""
-    base = Path(temp_directory) / FOLDER
-    private_folder(base)
-    try:
-        directory = Path(tempfile.mkdtemp(prefix=RUN_PREFIX, dir=base))  # created 0700, never existed before
-    except OSError as exc:
-        raise _refuse(base, exc.strerror or str(exc)) from None
+    directory = new_run_directory(temp_directory)
     files = RunFiles(directory, directory / "credentials", directory / "config")
     if process_line is not None:
         profiles = [replace(p, credentials=None,
@@ -99,6 +98,21 @@ def write_run_files(temp_directory: str, profiles: Sequence[FileProfile],
         shutil.rmtree(directory, ignore_errors=True)
         raise
     return files
+
+
+def new_run_directory(temp_directory: str, refuse: Optional[Callable[[Path, str], UserError]] = None) -> Path:
+    """A directory of this run's own, `<Agent.TempDirectory>/aws-wif/run-<16 hex digits>`, created 0700
+    and never there before. The post-job step deletes only a directory of exactly this shape
+    (task/post.js), whatever a variable names."""
+    refuse = refuse or _refuse
+    base = Path(temp_directory) / FOLDER
+    private_folder(base, refuse)
+    directory = base / f"{RUN_PREFIX}{secrets.token_hex(8)}"
+    try:
+        os.mkdir(directory, 0o700)
+    except OSError as exc:
+        raise refuse(base, exc.strerror or str(exc)) from None
+    return directory
 
 
 def credentials_text(profiles: Sequence[FileProfile]) -> str:
@@ -140,9 +154,9 @@ def _parser() -> configparser.RawConfigParser:
 def _text(ini: configparser.RawConfigParser) -> str:
     for section in ini.sections():
         for key, value in ini.items(section):
-            if "\n" in value or "\r" in value:
-                raise UserError(f"The value of {key} in [{section}] has a line break and cannot go into an AWS file.",
-                                "Re-run the job; if it persists, report it.")
+            if "\n" in value or "\r" in value or not value.isascii():
+                raise UserError(f"The value of {key} in [{section}] has a line break or a non-ASCII character and "
+                                "cannot go into an AWS file.", "Re-run the job; if it persists, report it.")
     out = io.StringIO()
     ini.write(out)
     return out.getvalue()
@@ -155,15 +169,16 @@ def write_private_file(path: Path, content: str) -> None:
         descriptor = os.open(path, flags, 0o600)
     except OSError as exc:
         raise _refuse(path, exc.strerror or str(exc)) from None
-    with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as handle:
+    # ASCII: every SDK reads it, whatever the locale (values are checked or escaped to ASCII before).
+    with os.fdopen(descriptor, "w", encoding="ascii", newline="\n") as handle:
         handle.write(content)
 
 
 def private_folder(folder: Path, refuse: Optional[Callable[[Path, str], UserError]] = None) -> None:
     """The agent's temporary folder's aws-wif folder: ours, a real folder, closed to others."""
     refuse = refuse or _refuse
-    if folder.is_symlink():
-        raise refuse(folder, "it is a symbolic link")
+    if _is_link(folder):
+        raise refuse(folder, "it is a symbolic link or junction")
     try:
         folder.mkdir(mode=0o700, exist_ok=True)
     except OSError as exc:
@@ -173,6 +188,18 @@ def private_folder(folder: Path, refuse: Optional[Callable[[Path, str], UserErro
         raise refuse(folder, "it is not a folder")
     if hasattr(os, "getuid") and (info.st_uid != os.getuid() or info.st_mode & 0o077):
         raise refuse(folder, "another user owns it or can read it")
+
+
+def _is_link(path: Path) -> bool:
+    """A symbolic link, or on Windows any reparse point: a junction is one, and is_symlink misses it."""
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return False
+    return stat.S_ISLNK(info.st_mode) or bool(getattr(info, "st_file_attributes", 0) & _REPARSE_POINT)
+
+
+_REPARSE_POINT = 0x400  # FILE_ATTRIBUTE_REPARSE_POINT (stat.FILE_ATTRIBUTE_REPARSE_POINT exists on Windows only)
 
 
 def _refuse(path: Path, why: str) -> UserError:

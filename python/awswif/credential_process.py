@@ -31,11 +31,14 @@ import requests
 from . import claims as token_claims
 from . import diagnose, oidc, sts
 from .agent import Agent
+from .destinations import checked_token_endpoint, checked_url, host_list
 from .errors import UserError
-from .inputs import GUID, ROLE_ARN, checked_url
+from .inputs import GUID, ROLE_ARN
 from .network import Network, read_network
+from .policies import sent_form
 from .profiles import CHAINED, WEB_IDENTITY
-from .retry import Deadline
+from .redaction import redact, remember
+from .retry import MAX_ATTEMPTS_DEFAULT, Deadline
 
 COMMAND = "credential-process"
 USAGE = f"Usage: awswif {COMMAND} --profile NAME --config FILE."
@@ -63,6 +66,8 @@ class ProfileRecord:
     collection_id: Optional[str]
     sts_endpoint: Optional[str]
     kind: str = WEB_IDENTITY
+    token_endpoint_hosts: tuple[str, ...] = field(default=())
+    retry_max_attempts: int = MAX_ATTEMPTS_DEFAULT
     source_profile: Optional[str] = None
     session_policy: Optional[str] = None
     policy_arns: tuple[str, ...] = field(default=())
@@ -164,11 +169,15 @@ def read_record(config_file: str, profile: str) -> ProfileRecord:
     if kind not in KINDS:
         raise UserError(f"The [{section}] record in {config_file} has an unknown kind '{kind}'.",
                         "Use the same AwsWifAssume@1 version in the step that wrote it.")
-    try:
-        duration = int(value("duration_seconds"))
-    except ValueError:
-        raise UserError(f"The [{section}] record in {config_file} has a duration_seconds that is not a number.",
-                        "Re-run the AwsWifAssume@1 step that wrote it; do not edit the file.") from None
+    def number(key: str, default: Optional[int] = None) -> int:
+        raw = value(key, required=default is None)
+        try:
+            return int(raw) if raw else int(default or 0)
+        except ValueError:
+            raise UserError(f"The [{section}] record in {config_file} has a {key} that is not a number.",
+                            "Re-run the AwsWifAssume@1 step that wrote it; do not edit the file.") from None
+
+    duration = number("duration_seconds")
     role_arn = value("role_arn")
     if not ROLE_ARN.match(role_arn):
         raise UserError(f"The [{section}] record in {config_file} has a role_arn that is not an IAM role ARN.",
@@ -185,9 +194,21 @@ def read_record(config_file: str, profile: str) -> ProfileRecord:
         sts_endpoint=value("sts_endpoint", required=False) or None,
         kind=kind,
         source_profile=value("source_profile", required=kind == CHAINED) or None,
-        session_policy=value("session_policy", required=False) or None,
+        session_policy=_policy(value("session_policy", required=False), section, config_file),
         policy_arns=tuple(a.strip() for a in value("policy_arns", required=False).split(",") if a.strip()),
+        token_endpoint_hosts=host_list(value("token_endpoint_hosts", required=False)),
+        retry_max_attempts=number("retry_max_attempts", MAX_ATTEMPTS_DEFAULT),
     )
+
+
+def _policy(text: str, section: str, config_file: str) -> Optional[str]:
+    if not text:
+        return None
+    try:
+        return sent_form(text)
+    except ValueError:
+        raise UserError(f"The [{section}] record in {config_file} has a session_policy that is not JSON.",
+                        "Re-run the AwsWifAssume@1 step that wrote it; do not edit the file.") from None
 
 
 # -- a refresh ---------------------------------------------------------------------------------------
@@ -215,13 +236,13 @@ def credentials_for(record: ProfileRecord, source: Optional[ProfileRecord], envi
 
     def note(text: str) -> None:
         if log is not None:
-            log.write(text + "\n")
+            log.write(redact(text) + "\n")
 
     # The agent's public variables (proxy, CA bundle) are in every step's environment. Logging
     # commands from the reader (setsecret for a mapped proxy password) go nowhere: stdout carries
     # only the JSON, and the agent does not read a credential process's output.
     network = read_network(Agent(environ, io.StringIO()))
-    deadline = Deadline(DEADLINE_SECONDS)
+    deadline = Deadline(DEADLINE_SECONDS, record.retry_max_attempts)
     if record.kind == CHAINED:
         if source is None or source.kind != WEB_IDENTITY:
             raise UserError(f"Profile {record.name} is chained through '{record.source_profile}', which is not a "
@@ -250,11 +271,14 @@ def _web_identity_session(record: ProfileRecord, environ: Mapping[str, str], net
             "SYSTEM_ACCESSTOKEN is not in this step's environment, so no fresh OIDC token can be requested.",
             f"Add to the step: {ENV_LINE}",
         )
-    request_uri = environ.get("SYSTEM_OIDCREQUESTURI", "").strip() or record.oidc_request_uri
+    remember(access_token)
+    # The URL the task itself used and recorded, not the calling step's variable: any step since the
+    # task may have changed that. Either way only to the hosts the task would send the token to.
+    request_uri = record.oidc_request_uri or environ.get("SYSTEM_OIDCREQUESTURI", "").strip()
     if not request_uri:
-        raise UserError("SYSTEM_OIDCREQUESTURI is not in this step's environment, and the record has none.",
-                        "Use the profile in a later step of the job that ran AwsWifAssume@1.")
-    checked_url(request_uri, "System.OidcRequestUri")
+        raise UserError("The profile's record has no oidc_request_uri, and SYSTEM_OIDCREQUESTURI is not in this "
+                        "step's environment.", "Use the profile in a later step of the job that ran AwsWifAssume@1.")
+    checked_token_endpoint(request_uri, record.token_endpoint_hosts)
     collection = record.collection_id or environ.get("SYSTEM_COLLECTIONID", "").strip().lower()
     client = _client(record, network)
     with requests.Session() as http:
@@ -312,11 +336,12 @@ def main(args: list[str], environ: Optional[Mapping[str, str]] = None, out: Opti
         credentials = credentials_for(record, source, environ, err if debug else None)
         document = credential_json(credentials, record.account_id)
     except UserError as problem:
-        err.write(_one_line(f"aws-wif credential_process (profile {profile}): {problem}") + "\n")
+        err.write(redact(_one_line(f"aws-wif credential_process (profile {profile}): {problem}")) + "\n")
         return 1
     except Exception as exc:
+        # The SDK that ran this shows stderr in the job's log, unmasked: the traceback is redacted.
         if debug:
-            traceback.print_exc(file=err)
+            err.write(redact(traceback.format_exc()))
         err.write(_one_line(
             f"aws-wif credential_process (profile {profile}) failed unexpectedly ({type(exc).__name__}). "
             "Re-run with the variable System.Debug set to true for details and report it to the extension's "

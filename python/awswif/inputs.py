@@ -3,16 +3,22 @@ immutable value. Each problem becomes one error naming the setting and what a va
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass, field
 from typing import Optional
-from urllib.parse import urlsplit
 
 from .agent import Agent
 from .connection import AZURE_RM, Connection, Setting, read_connection
+from .destinations import (
+    TOKEN_HOSTS_INPUT,
+    checked_sts_from_environment,
+    checked_token_endpoint,
+    checked_url,
+    host_list,
+)
 from .errors import UserError
 from .profiles import Plan, read_plan
+from .retry import MAX_ATTEMPTS_DEFAULT
 
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 ROLE_ARN = re.compile(
@@ -27,6 +33,7 @@ _PARTITION_REGION_PREFIX = {"aws-cn": "cn-", "aws-us-gov": "us-gov-"}
 
 DURATION_MIN, DURATION_MAX, DURATION_DEFAULT = 900, 43200, 3600
 TIMEOUT_MIN, TIMEOUT_MAX, TIMEOUT_DEFAULT = 10, 3600, 180
+ATTEMPTS_MIN, ATTEMPTS_MAX = 1, 100
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,10 @@ class TaskInputs:
     connection: Connection = field(default_factory=lambda: Connection(AZURE_RM, "serviceConnection", ""))
     # The roles beyond the main one (profiles, chainedProfiles) and the guard rails of all of them.
     plan: Plan = field(default_factory=Plan)
+    # The most attempts any one call (the token request, each STS call) makes within timeoutSeconds.
+    retry_max_attempts: int = MAX_ATTEMPTS_DEFAULT
+    # Hosts besides Azure DevOps Services' own that the job access token may be sent to.
+    token_endpoint_hosts: tuple[str, ...] = ()
 
 
 def read_inputs(agent: Agent) -> TaskInputs:
@@ -62,6 +73,7 @@ def read_inputs(agent: Agent) -> TaskInputs:
     region = _region(region_setting.value, partition, region_setting)
     duration_seconds = _int_input(agent, "durationSeconds", DURATION_DEFAULT, DURATION_MIN, DURATION_MAX,
                                   connection.setting(agent, "durationSeconds"))
+    token_hosts = _token_endpoint_hosts(agent)
     return TaskInputs(
         connection_id=connection.id,
         role_arn=role_arn,
@@ -71,13 +83,16 @@ def read_inputs(agent: Agent) -> TaskInputs:
         duration_seconds=duration_seconds,
         sts_endpoint=_sts_endpoint(agent),
         timeout_seconds=_int_input(agent, "timeoutSeconds", TIMEOUT_DEFAULT, TIMEOUT_MIN, TIMEOUT_MAX),
-        oidc_request_uri=_oidc_request_uri(agent),
+        oidc_request_uri=_oidc_request_uri(agent, token_hosts),
         collection_id=_collection_id(agent),
         access_token=_access_token(agent),
         credentials_folder=_credentials_folder(agent),
         output_credentials=_boolean_input(agent, "outputCredentials"),
         connection=connection,
         plan=read_plan(agent, role_arn, partition, duration_seconds, ROLE_ARN),
+        retry_max_attempts=_int_input(agent, "retryMaxAttempts", MAX_ATTEMPTS_DEFAULT, ATTEMPTS_MIN, ATTEMPTS_MAX,
+                                      unit="attempts"),
+        token_endpoint_hosts=token_hosts,
     )
 
 
@@ -144,7 +159,8 @@ def default_session_name(project: str, run_id: str) -> str:
     return "-".join(p for p in ("azp", proj, run) if p)
 
 
-def _int_input(agent: Agent, name: str, default: int, low: int, high: int, setting: Optional[Setting] = None) -> int:
+def _int_input(agent: Agent, name: str, default: int, low: int, high: int, setting: Optional[Setting] = None,
+               unit: str = "seconds") -> int:
     setting = setting or Setting(name, agent.input(name))
     raw = setting.value
     if not raw:
@@ -155,47 +171,26 @@ def _int_input(agent: Agent, name: str, default: int, low: int, high: int, setti
         value = None
     if value is None or not low <= value <= high:
         raise UserError(
-            f"The {setting.source} '{raw}' is not valid.", f"Use a whole number of seconds from {low} to {high}."
-        )
-    return value
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def checked_url(value: str, what: str) -> str:
-    """An https URL, or http on loopback only: the token and credentials must not cross a network
-    in clear text."""
-    parts = urlsplit(value)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise UserError(
-            f"The {what} '{value}' is not an http(s) URL.", "Use a full URL such as https://host/path."
-        )
-    if parts.username or parts.password:
-        raise UserError(f"The {what} contains a user name or password.", "Remove the credentials from the URL.")
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
-        raise UserError(
-            f"The {what} '{value}' uses plain http.",
-            "Use https: tokens and credentials must not travel unencrypted (http is accepted only for loopback).",
+            f"The {setting.source} '{raw}' is not valid.", f"Use a whole number of {unit} from {low} to {high}."
         )
     return value
 
 
 def _sts_endpoint(agent: Agent) -> Optional[str]:
+    # The author's input may name any https endpoint; the environment (an earlier step may have set it)
+    # only AWS's own hosts. AWS_ENDPOINT_URL and config-file endpoints never apply (sts.make_client).
     value = agent.input("stsEndpoint")
     if value:
         return checked_url(value, "stsEndpoint input")
     value = agent.env("AWS_ENDPOINT_URL_STS")
-    return checked_url(value, "AWS_ENDPOINT_URL_STS variable") if value else None
+    return checked_sts_from_environment(value) if value else None
 
 
-def _oidc_request_uri(agent: Agent) -> str:
+def _token_endpoint_hosts(agent: Agent) -> tuple[str, ...]:
+    return host_list(agent.input(TOKEN_HOSTS_INPUT))
+
+
+def _oidc_request_uri(agent: Agent, extra_hosts: tuple[str, ...]) -> str:
     value = agent.variable("System.OidcRequestUri")
     if not value:
         raise UserError(
@@ -204,7 +199,7 @@ def _oidc_request_uri(agent: Agent) -> str:
             "federation, on an up-to-date agent (Microsoft-hosted agents qualify; older agents and "
             "servers do not set the variable).",
         )
-    return checked_url(value, "System.OidcRequestUri")
+    return checked_token_endpoint(value, extra_hosts)
 
 
 def _boolean_input(agent: Agent, name: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Optional
@@ -14,7 +15,8 @@ import requests
 
 from .errors import UserError
 from .network import DIRECT, Network, tls_advice
-from .retry import Backoff, Deadline, sleep, wait_allowed
+from .redaction import redact, remember
+from .retry import Backoff, Deadline, sleep
 
 API_VERSION = "7.1"
 CONNECT_TIMEOUT = 10.0
@@ -22,13 +24,15 @@ READ_TIMEOUT = 30.0
 # A token is a few KB; anything far larger is not the API answering.
 MAX_BODY_BYTES = 256 * 1024
 _TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
-TOKEN_BACKOFF = Backoff(attempts=5)
+TOKEN_BACKOFF = Backoff()
 
 
 class _Transient(Exception):
-    def __init__(self, reason: str, retry_after: Optional[float] = None) -> None:
+    def __init__(self, reason: str, retry_after: Optional[float] = None, unreachable: bool = False) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
+        # A connection that failed (not an answer): then the network path is worth checking.
+        self.unreachable = unreachable
 
 
 def request_token(
@@ -46,22 +50,30 @@ def request_token(
     """POST to System.OidcRequestUri for a token of this service connection (`connection_input`
     names the task input that chose it, for the messages)."""
     host = urlsplit(request_uri).hostname or request_uri
-    last = ""
-    for attempt in range(1, backoff.attempts + 1):
+    start = time.monotonic()
+    attempt = 0
+    while True:
+        attempt += 1
         try:
-            return _attempt(http, request_uri, access_token, connection_id, deadline, network, connection_input)
+            token = _attempt(http, request_uri, access_token, connection_id, deadline, network, connection_input)
+            remember(token)
+            return token
         except _Transient as problem:
-            last = str(problem)
             wait = max(backoff.delay(attempt), problem.retry_after or 0.0)
-            if attempt == backoff.attempts or not wait_allowed(wait, deadline):
-                break
-            log(f"Token request attempt {attempt} failed ({last}); retrying in {wait:.1f}s.")
+            if not backoff.may_retry(attempt, wait, deadline):
+                raise _gave_up(attempt, time.monotonic() - start, problem, host) from None
+            log(f"Token request attempt {attempt} failed ({problem}); retrying in {wait:.1f}s.")
             sleep(wait)
-    raise UserError(
-        f"Azure DevOps did not issue an OIDC token after {attempt} attempt{'s' if attempt > 1 else ''}: {last}.",
-        f"This is usually temporary: re-run the job. If it persists, check that the agent can reach {host} "
-        "(proxy and firewall settings).",
-    )
+
+
+def _gave_up(attempts: int, seconds: float, last: _Transient, host: str) -> UserError:
+    what = (f"Azure DevOps did not issue an OIDC token after {attempts} attempt{'s' if attempts > 1 else ''} "
+            f"in {seconds:.0f} s: {last}.")
+    budget = "raise retryMaxAttempts or timeoutSeconds to let it retry longer"
+    if last.unreachable:
+        return UserError(what, f"Check that the agent can reach {host} (proxy and firewall settings); if it is a "
+                               f"passing fault, {budget}.")
+    return UserError(what, f"This is usually temporary at Azure DevOps: re-run the job, or {budget}.")
 
 
 def _attempt(
@@ -97,11 +109,11 @@ def _attempt(
                 f"The proxy {network.agent_proxy_host or '(from HTTPS_PROXY)'} refused its credentials (HTTP 407).",
                 "Check the agent's proxy user name and password.",
             ) from None
-        raise _Transient(f"could not connect through the proxy: {_root_cause(exc)}") from None
+        raise _Transient(f"could not connect through the proxy: {_root_cause(exc)}", unreachable=True) from None
     except requests.Timeout:
-        raise _Transient("the request timed out") from None
+        raise _Transient("the request timed out", unreachable=True) from None
     except requests.ConnectionError as exc:
-        raise _Transient(f"could not connect: {_root_cause(exc)}") from None
+        raise _Transient(f"could not connect: {_root_cause(exc)}", unreachable=True) from None
     except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
         raise _Transient(f"the connection broke while reading the answer: {_root_cause(exc)}") from None
     status = response.status_code
@@ -198,7 +210,8 @@ def _server_message(body: bytes) -> str:
     message = data.get("message") if isinstance(data, dict) else None
     if not isinstance(message, str) or not message.strip():
         return ""
-    message = " ".join(message.split())
+    # An odd server may echo what it received (the job access token): never shown.
+    message = redact(" ".join(message.split()))
     return f" ('{message[:300]}{'...' if len(message) > 300 else ''}')"
 
 

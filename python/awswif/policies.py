@@ -33,6 +33,17 @@ class SessionPolicies:
         return bool(self.inline or self.arns)
 
 
+def ascii_form(packed: str) -> str:
+    """The policy with every non-ASCII character JSON-escaped, for the AWS config file: an SDK that
+    reads the file as ASCII (the SDK for Ruby without LANG, as in many container images) must not fail
+    on it. The same document; `sent_form` turns it back into what STS is sent."""
+    return json.dumps(json.loads(packed), separators=(",", ":"), ensure_ascii=True)
+
+
+def sent_form(text: str) -> str:
+    return json.dumps(json.loads(text), separators=(",", ":"), ensure_ascii=False)
+
+
 def read_session_policies(agent: Agent, partition: str, account_id: str) -> SessionPolicies:
     return SessionPolicies(inline=_inline(agent.input("sessionPolicy")),
                            arns=_arns(agent.input("managedSessionPolicies"), partition, account_id))

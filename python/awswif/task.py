@@ -44,7 +44,7 @@ def main(agent: Agent, version: str) -> int:
     except UserError as problem:
         if problem.details:
             agent.log(problem.details)
-        agent.fail(str(problem), problem.what)
+        agent.fail(str(problem))
     except ImportError as exc:
         # Parts of the bundled code load while the token request is in flight: a damaged install
         # shows here rather than at start-up.
@@ -56,6 +56,7 @@ def main(agent: Agent, version: str) -> int:
             "and report it."
         )
     except Exception as exc:
+        # agent.log redacts: an exception's text may carry a response body with keys in it.
         if agent.debug:
             agent.log(traceback.format_exc())
         agent.fail(
@@ -69,7 +70,7 @@ def run(agent: Agent, version: str) -> None:
     inputs = read_inputs(agent)
     agent.log(inputs.connection.describe())
     network = read_network(agent)
-    deadline = Deadline(inputs.timeout_seconds)
+    deadline = Deadline(inputs.timeout_seconds, inputs.retry_max_attempts)
     watchdog = Watchdog(inputs.timeout_seconds, lambda phase: _timed_out(agent, inputs, phase))
     try:
         sessions = _obtain_sessions(agent, inputs, network, deadline, watchdog, version)
@@ -220,12 +221,12 @@ def export(agent: Agent, inputs: TaskInputs, sessions: list[Session]) -> None:
         variables.append(("AWS_SHARED_CREDENTIALS_FILE", str(files.credentials), False))
         variables.append(("AWS_CONFIG_FILE", str(files.config), False))
     elif inputs.credentials_folder:
-        from .credentials_file import credentials_path, write_credentials_file
+        from .credentials_file import write_credentials_file
 
-        path = credentials_path(inputs.credentials_folder, inputs.account_id, inputs.role_arn)
-        write_credentials_file(path, credentials.access_key_id, credentials.secret_access_key,
-                               credentials.session_token)
-        agent.set_task_variable("AWSWIF_CREDENTIALS_FILE", str(path))
+        path = write_credentials_file(inputs.credentials_folder, credentials.access_key_id,
+                                      credentials.secret_access_key, credentials.session_token)
+        # The post-job step deletes the file's directory, as it does the profiles' files.
+        agent.set_task_variable("AWSWIF_FILES_DIRECTORY", str(path.parent))
         variables.append(("AWS_SHARED_CREDENTIALS_FILE", str(path), False))
     # Plain job variables, for this job's later steps. None of these names is declared in task.json's
     # outputVariables: the agent makes every declared name output-only (<step>.NAME), whatever
