@@ -344,18 +344,48 @@ const BOOTSTRAP = [
   'sys.exit(code)',
 ].join('\n');
 
+// The job's container, when this step runs inside it: the agent sets Agent.ContainerId (and
+// Agent.ContainerMapping, {"<alias>": {"id": "<id>"}}) for a job with a container
+// (ContainerOperationProvider.cs), and runs a task step in it with the task's folder under the
+// container's work mount (/__w, C:\__w on Windows: HostContext.cs CreateContainerInfo); with
+// `target: host` the step runs on the agent, from the host's path. Files such as /.dockerenv say
+// nothing here: an agent that itself runs in Docker has them too. Returns how to name the container.
+function jobContainer() {
+  const id = (process.env.AGENT_CONTAINERID || '').trim();
+  const mount = WINDOWS ? 'c:\\__w\\' : '/__w/';
+  const here = WINDOWS ? __dirname.toLowerCase() : __dirname;
+  if (!id || !here.startsWith(mount)) return null;
+  let alias = '';
+  try {
+    const mapping = JSON.parse(process.env.AGENT_CONTAINERMAPPING || '{}');
+    alias = Object.keys(mapping).find((name) => mapping[name] && mapping[name].id === id) || '';
+  } catch (e) {
+    alias = '';
+  }
+  return alias ? `'${alias}' (${id.slice(0, 12)})` : id.slice(0, 12);
+}
+
 function tryNext(list, run, tried) {
   if (list.length === 0) {
     const skipped = run.skipped.length
       ? `Not run, as they lie in the job's workspace or a relative PATH entry, where an earlier step can plant ` +
         `files: ${run.skipped.join(', ')}. `
       : '';
-    fail(
-      `AwsWifAssume needs Python 3.9 or newer, and none was found on this agent (tried: ${tried.join(', ')}). ` +
-      skipped +
-      'Add a UsePythonVersion@0 step with versionSpec 3.x before this task, or install python3 in the ' +
-      'agent or container image.'
-    );
+    const container = jobContainer();
+    if (container) {
+      fail(
+        `AwsWifAssume runs inside the job's container ${container}, and that image has no Python 3.9 or newer ` +
+        `(tried: ${tried.join(', ')}). ${skipped}Either use an image with python3, or run this step on the ` +
+        'agent: add `target: host` to the AwsWifAssume@1 step (later steps in the container still get the ' +
+        'credentials and files).'
+      );
+    } else {
+      fail(
+        `AwsWifAssume needs Python 3.9 or newer, and none was found on this agent (tried: ${tried.join(', ')}). ` +
+        skipped +
+        'Add a UsePythonVersion@0 step with versionSpec 3.x before this task, or install python3 on the agent.'
+      );
+    }
     process.exit(0);
   }
   const [command, prefix] = list[0];

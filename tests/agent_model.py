@@ -8,14 +8,16 @@ environment (node/internal.ts). Tests judge the product by these rules, not by o
 Defaults are those of a Linux agent with its default knobs (AgentKnobs.cs): DECODE_PERCENTS=true,
 SYSTEM_UNSAFEALLOWMULTILINESECRET=false, AZP_IGNORE_SECRETS_SHORTER_THAN=0,
 DISABLE_INPUT_TRIMMING=false, AGENT_ENABLE_VARIABLE_INPUT_TRIMMING=false, agent.readOnlyVariables unset.
-Not modelled: task restrictions (task.json "restrictions"), containers, the artifact/build/release/
+Containers: the job container's path mappings and the translation of variable values for steps in it
+(Container, Job._translator); not the docker commands themselves. Not modelled: task restrictions
+(task.json "restrictions"), the artifact/build/release/
 telemetry/codecoverage command areas (accepted, no effect), issue source paths, timeline details."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
@@ -416,6 +418,34 @@ class CommandError(Exception):
     """An exception a worker command throws: WorkerCommandManager fails the step and echoes the input."""
 
 
+# --- container jobs -------------------------------------------------------------------------------------------
+@dataclass
+class Container:
+    """A job container (`container:` of the job): HostContext.cs CreateContainerInfo maps the agent's tools,
+    work and root folders to /__t, /__w and /__a (Linux), in that order; ContainerOperationProvider.cs sets
+    Agent.ContainerId (job container) and Agent.ContainerMapping ({"<alias>": {"id": "<id>"}}) when it starts."""
+
+    alias: str
+    container_id: str
+    tools: str
+    work: str
+    root: str
+
+    @property
+    def mappings(self) -> list[tuple[str, str]]:
+        return [(self.tools, "/__t"), (self.work, "/__w"), (self.root, "/__a")]
+
+    def translate(self, value: str) -> str:
+        """Agent.Sdk/ContainerInfo.cs TranslateToContainerPath: the first mapping the value equals or starts
+        with (followed by a separator) is replaced; anything else is left as it is."""
+        for host, inside in self.mappings:
+            if value == host:
+                return inside
+            if value.startswith(host + "/"):
+                return inside + value[len(host):]
+        return value
+
+
 # --- the job --------------------------------------------------------------------------------------------------
 @dataclass
 class TimelineOutput:
@@ -430,7 +460,8 @@ class Job:
     def __init__(self, variables: Mapping[str, str] | None = None, secrets: Mapping[str, str] | None = None, *,
                  name: str = "job", agent_environment: Mapping[str, str] | None = None, newline: str = "\n",
                  decode_percents: bool = True, allow_multiline_secret: bool = False,
-                 read_only_variables: bool = False, masker_min_length: int = 0) -> None:
+                 read_only_variables: bool = False, masker_min_length: int = 0,
+                 container: Container | None = None) -> None:
         self.name = name
         self.masker = SecretMasker(masker_min_length)
         self.variables = Variables(self.masker)
@@ -449,6 +480,10 @@ class Job:
         self.outputs: dict[str, dict[str, TimelineOutput]] = {}  # step ref name -> timeline record variables
         self.prepend_path: list[str] = []
         self.steps: list[StepResult] = []
+        self.container = container
+        if container is not None:  # ContainerOperationProvider.cs StartContainersAsync / StartContainerAsync
+            self.variables.set("Agent.ContainerMapping", json.dumps({container.alias: {"id": container.container_id}}))
+            self.variables.set("Agent.ContainerId", container.container_id)
 
     # -- running a task ------------------------------------------------------------------------------------
     def run_task(self, task_json: TaskJson, output: str, ref_name: str = "assume", *, stderr: str = "",
@@ -620,14 +655,25 @@ class Job:
             step.masked.add(c.data)
 
     # -- what later steps see ------------------------------------------------------------------------------
-    def expand(self, text: str) -> str:
+    def _translator(self, in_container: bool) -> Callable[[str], str]:
+        """ExecutionContext.cs TranslatePathForStepTarget, installed as Variables.StringTranslator: for a step that
+        runs in the job's container, every variable value (in the environment, in macro expansion, in
+        prepended PATH entries: Handler.cs) is translated to the container's paths; on the host, left alone."""
+        if in_container and self.container is not None:
+            return self.container.translate
+        return lambda value: value
+
+    def expand(self, text: str, in_container: bool = False) -> str:
         """TaskRunner.cs: runtime variables' ExpandValues (all variables, secrets included, names
         case-insensitive), then VarUtil.ExpandEnvironmentVariables from the agent's own environment (names
         case-sensitive on Linux). Whatever is still unknown stays literal."""
-        text = expand_values(text, self.variables.source(), ignore_case=True)
+        translate = self._translator(in_container)
+        source = {k: translate(v) for k, v in self.variables.source().items()}
+        text = expand_values(text, source, ignore_case=True)
         return expand_values(text, self.agent_environment, ignore_case=self.newline == "\r\n")
 
-    def task_inputs(self, task_json: TaskJson, given: Mapping[str, str] | None = None) -> dict[str, str]:
+    def task_inputs(self, task_json: TaskJson, given: Mapping[str, str] | None = None,
+                    in_container: bool = False) -> dict[str, str]:
         """TaskRunner.cs: task.json defaults (trimmed), the step's inputs (keys and values trimmed) over them,
         then macro expansion (a value from a variable is not trimmed again: EnableVariableInputTrimming off)."""
         inputs = {str(i["name"]).strip(): str(i.get("defaultValue") or "").strip()
@@ -636,27 +682,30 @@ class Job:
             match = next((k for k in inputs if k.lower() == key.strip().lower()), key.strip())
             if match:
                 inputs[match] = (value or "").strip()
-        return {k: self.expand(v) for k, v in inputs.items()}
+        return {k: self.expand(v, in_container) for k, v in inputs.items()}
 
     def handler_environment(self, env_mapping: Mapping[str, str] | None = None, *,
                             inputs: Mapping[str, str] | None = None, ref_name: str | None = None,
-                            base: Mapping[str, str] | None = None) -> dict[str, str]:
-        """What a Node handler's process receives (NodeHandler.RunAsync)."""
+                            base: Mapping[str, str] | None = None, in_container: bool = False) -> dict[str, str]:
+        """What a Node handler's process receives (NodeHandler.RunAsync); `in_container`: the step runs in the
+        job's container (no `target: host`), so variable values come translated (see _translator)."""
         self.variables.recalculate()  # StepsRunner.cs, before every step
+        translate = self._translator(in_container)
         environment = dict(self.agent_environment if base is None else base)
         # TaskRunner.cs: the step's YAML env: (keys and values trimmed), expanded like an input. Handler.Environment
         # starts from it, and the variables below are added after it, so a variable of the same name wins.
-        step_env = {k.strip(): self.expand((v or "").strip()) for k, v in (env_mapping or {}).items() if k.strip()}
+        step_env = {k.strip(): self.expand((v or "").strip(), in_container) for k, v in (env_mapping or {}).items()
+                    if k.strip()}
         environment.update(step_env)
         # Handler.AddVariablesToEnvironment: public variables under their env names (agent.jobstatus also as is),
         # VSTS_PUBLIC_VARIABLES; secrets only as SECRET_<NAME>, VSTS_SECRET_VARIABLES.
         for variable in self.variables.public:
             if variable.name.lower() == "agent.jobstatus":
-                environment[variable.name] = variable.value
-            environment[env_name(variable.name)] = variable.value
+                environment[variable.name] = translate(variable.value)
+            environment[env_name(variable.name)] = translate(variable.value)
         environment["VSTS_PUBLIC_VARIABLES"] = json.dumps([v.name for v in self.variables.public])
         for variable in self.variables.private:
-            environment[f"SECRET_{env_name(variable.name)}"] = variable.value
+            environment[f"SECRET_{env_name(variable.name)}"] = translate(variable.value)
         environment["VSTS_SECRET_VARIABLES"] = json.dumps([v.name for v in self.variables.private])
         # Handler.AddInputsToEnvironment
         for key, value in (inputs or {}).items():
@@ -668,14 +717,15 @@ class Job:
                 environment[f"VSTS_TASKVARIABLE_{env_name(variable.name)}"] = variable.value
         # Handler.AddPrependPathToEnvironment
         if self.prepend_path:
-            environment["PATH"] = ":".join([*reversed(self.prepend_path), environment.get("PATH", "")]).rstrip(":")
+            prepend = [translate(p) for p in reversed(self.prepend_path)]
+            environment["PATH"] = ":".join([*prepend, environment.get("PATH", "")]).rstrip(":")
         return environment
 
     def step_environment(self, env_mapping: Mapping[str, str] | None = None,
-                         base: Mapping[str, str] | None = None) -> dict[str, str]:
+                         base: Mapping[str, str] | None = None, in_container: bool = False) -> dict[str, str]:
         """What a later `script:` step's own script sees: the handler environment of its task-lib task
         (CmdLine@2/Bash@3), minus what task-lib takes out of its environment before starting the script."""
-        environment = self.handler_environment(env_mapping, base=base)
+        environment = self.handler_environment(env_mapping, base=base, in_container=in_container)
         return {k: v for k, v in environment.items()
                 if not k.startswith(TASK_LIB_REMOVES_PREFIXES) and k not in TASK_LIB_REMOVES}
 

@@ -66,6 +66,16 @@ class _Server:
             def do_POST(self) -> None:
                 handle(self, "POST")
 
+            # S3's verbs, for S3Front.
+            def do_PUT(self) -> None:
+                handle(self, "PUT")
+
+            def do_HEAD(self) -> None:
+                handle(self, "HEAD")
+
+            def do_DELETE(self) -> None:
+                handle(self, "DELETE")
+
             def log_message(self, *args: Any) -> None:
                 pass
 
@@ -645,3 +655,47 @@ class Proxy:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+# ---------------------------------------------------------------------------------------------
+class S3Front:
+    """A reverse proxy on loopback in front of moto's S3 server that records who wrote what: each
+    request's method, path and the access key id of its SigV4 signature (the `Credential=` of the
+    Authorization header, AWS Signature Version 4 documentation, "Authorization header"). moto stores
+    the objects but does not say which credentials wrote them; with the STS stand-in's sessions this
+    says which role (and so which account) did."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = urlsplit(upstream)
+        self.requests: list[dict[str, str]] = []
+        self._server = _Server(self._handle)
+        self.url = self._server.url
+
+    def _handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+        import http.client
+
+        authorization = handler.headers.get("Authorization", "")
+        match = re.search(r"Credential=([A-Z0-9]+)/", authorization)
+        self.requests.append({"method": method, "path": handler.path, "access_key": match.group(1) if match else ""})
+        body = read_body(handler) if handler.headers.get("Content-Length") else b""
+        connection = http.client.HTTPConnection(self.upstream.hostname or "127.0.0.1", self.upstream.port, timeout=60)
+        headers = {k: v for k, v in handler.headers.items() if k.lower() not in ("connection",)}
+        connection.request(method, handler.path, body=body, headers=headers)
+        answer = connection.getresponse()
+        data = answer.read()
+        handler.send_response(answer.status)
+        for key, value in answer.getheaders():
+            if key.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
+                handler.send_header(key, value)
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        if method != "HEAD":
+            handler.wfile.write(data)
+        connection.close()
+
+    def writers(self, key_suffix: str) -> list[str]:
+        """Access key ids of the PUTs of objects whose path ends with `key_suffix`."""
+        return [r["access_key"] for r in self.requests if r["method"] == "PUT" and r["path"].split("?")[0].endswith(key_suffix)]
+
+    def close(self) -> None:
+        self._server.close()

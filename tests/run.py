@@ -2,7 +2,8 @@
 """Run the whole test suite on a fresh machine: `python3 tests/run.py [pytest args]`.
 
 Creates .venv, installs the runtime lock and the test tools into it (again only when they change),
-installs tfx-cli from npm for the packaging conformance tests, runs the static checks (ruff, mypy
+installs tfx-cli from npm for the packaging conformance tests, builds OpenTofu and the provider's
+credential code from the Go module proxy for the Terraform tests (once; cached), runs the static checks (ruff, mypy
 strict, vermin for Python 3.9, bandit, pip-audit on the lock), then pytest."""
 
 from __future__ import annotations
@@ -60,6 +61,19 @@ def ensure_tfx() -> None:
     run(npm, "install", "--silent", "--no-audit", "--no-fund", "--prefix", NODE_DIR, TFX)
 
 
+def ensure_go_tools() -> None:
+    """The Go programs the Terraform tests run, built once into ~/.cache/aws-wif (reused by later runs and
+    fresh clones): OpenTofu from the Go module proxy, and the provider's credential code (tests/awsbase).
+    Built here, before the tests, so that their one-time cost shows in the output with its time."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    import opentofu
+
+    try:
+        print(f"+ OpenTofu {opentofu.VERSION}: {opentofu.tofu_binary()}", flush=True)
+    except RuntimeError as exc:
+        sys.exit(f"tests/run.py: {exc}")
+
+
 def audit(py: Path) -> None:
     """pip-audit of the exact set the .vsix ships. Its vulnerability data comes from PyPI's JSON API
     or OSV; where neither is reachable (as on machines that reach only a package mirror) it says so
@@ -99,6 +113,7 @@ def static_checks(py: Path) -> None:
 def main(argv: list[str]) -> int:
     ensure_venv()
     ensure_tfx()
+    ensure_go_tools()
     py = venv_python()
     static_checks(py)
     return subprocess.run([str(py), "-m", "pytest", *(argv or ["-q", "tests"])], cwd=ROOT).returncode

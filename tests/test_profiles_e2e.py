@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import stat
 import subprocess
 import sys
@@ -297,83 +296,11 @@ def test_a_bad_profile_line_fails_before_any_call(issuer: Issuer, accounts: Sts,
     assert accounts.calls == [] and issuer.token_requests == []
 
 
-# -- Terraform, as the README's three-account example ------------------------------------------------
-TERRAFORM = shutil.which("terraform")
-# A provider mirror some agents (and this project's machines) carry; Terraform cannot reach its registry here.
-MIRROR = Path(os.environ.get("AWSWIF_TF_MIRROR", "/opt/tf-plugins"))
-TERRAFORM_CONFIG = """
-terraform {
-  required_providers {
-    aws = { source = "hashicorp/aws" }
-  }
-}
-variable "sts" { type = string }
-provider "aws" {
-  endpoints { sts = var.sts }
-  skip_metadata_api_check = true
-}
-provider "aws" {
-  alias   = "shared"
-  profile = "shared"
-  endpoints { sts = var.sts }
-  skip_metadata_api_check = true
-}
-provider "aws" {
-  alias   = "prod"
-  profile = "prod"
-  endpoints { sts = var.sts }
-  skip_metadata_api_check = true
-}
-data "aws_caller_identity" "default" {}
-data "aws_caller_identity" "shared" { provider = aws.shared }
-data "aws_caller_identity" "prod" { provider = aws.prod }
-output "arns" {
-  value = {
-    default = data.aws_caller_identity.default.arn
-    shared  = data.aws_caller_identity.shared.arn
-    prod    = data.aws_caller_identity.prod.arn
-  }
-}
-"""
+# The AWS CLI v1 of tests/requirements.txt, beside the test interpreter (not whatever `aws` PATH finds).
+AWS_CLI = Path(sys.executable).parent / "aws"
 
 
 @ONE_FAMILY
-@pytest.mark.skipif(TERRAFORM is None or not (MIRROR / "registry.terraform.io" / "hashicorp" / "aws").is_dir(),
-                    reason="needs terraform and a local mirror of the hashicorp/aws provider")
-def test_terraform_providers_pick_the_profiles_by_name(issuer: Issuer, accounts: Sts, vsix_task_dir: Path,
-                                                       tmp_path: Path) -> None:
-    """The README's example: a main role, a direct profile and a chained one, used by Terraform
-    provider blocks through `profile = ...` alone, in a later step without any env: mapping."""
-    run = launch(issuer, accounts, vsix_task_dir, tmp_path, profiles=f"shared={DIRECT_ARN}",
-                 chainedProfiles=f"prod={SPOKE_ARN}")
-    assert run.view.result == "Succeeded", run.stdout
-    work = tmp_path / "tf"
-    work.mkdir()
-    (work / "main.tf").write_text(TERRAFORM_CONFIG)
-    (tmp_path / "cli.tfrc").write_text(f'provider_installation {{\n  filesystem_mirror {{\n    path = "{MIRROR}"\n  }}\n}}\n')
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TF_"))}
-    env.update({k: v for k, v in run.view.variables.items() if k not in SECRET_NAMES})
-    env.update({"TF_CLI_CONFIG_FILE": str(tmp_path / "cli.tfrc"), "TF_IN_AUTOMATION": "1",
-                "TF_VAR_sts": accounts.url, "CHECKPOINT_DISABLE": "1"})
-    for command in (["init", "-input=false", "-no-color"], ["apply", "-auto-approve", "-input=false", "-no-color"]):
-        step = subprocess.run([str(TERRAFORM), *command], cwd=work, env=env, capture_output=True, text=True,
-                              timeout=600)
-        assert step.returncode == 0, step.stdout + step.stderr
-    output = subprocess.run([str(TERRAFORM), "output", "-json", "arns"], cwd=work, env=env, capture_output=True,
-                            text=True, timeout=120)
-    assert json.loads(output.stdout) == {
-        "default": f"arn:aws:sts::{ACCOUNT}:assumed-role/deploy/{SESSION}",
-        "shared": f"arn:aws:sts::{DIRECT_ACCOUNT}:assumed-role/direct/{SESSION}",
-        "prod": f"arn:aws:sts::{SPOKE_ACCOUNT}:assumed-role/spoke/{SESSION}",
-    }
-    run_post(vsix_task_dir, run)
-
-
-AWS_CLI = shutil.which("aws")
-
-
-@ONE_FAMILY
-@pytest.mark.skipif(AWS_CLI is None, reason="needs the AWS CLI")
 def test_aws_cli_picks_the_profiles_by_name(issuer: Issuer, accounts: Sts, source_task_dir: Path,
                                             tmp_path: Path) -> None:
     run = launch(issuer, accounts, source_task_dir, tmp_path)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import requests
 
-from . import oidc, sts
+from . import job_shape, oidc, sts
 from .agent import Agent
 from .background import Background
 from .connection import AZURE_RM
@@ -68,6 +68,8 @@ def main(agent: Agent, version: str) -> int:
 
 def run(agent: Agent, version: str) -> None:
     inputs = read_inputs(agent)
+    if inputs.plan.refreshing:
+        job_shape.check_refreshing_profiles(agent, job_shape.code_dir())
     agent.log(inputs.connection.describe())
     network = read_network(agent)
     deadline = Deadline(inputs.timeout_seconds, inputs.retry_max_attempts)
