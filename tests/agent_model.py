@@ -757,7 +757,34 @@ def job_outputs(job: Job) -> dict[str, str]:
 _DEPENDENCY = re.compile(r"^\s*dependencies\.([A-Za-z0-9_]+)\.outputs\[\s*'([^']+)'\s*\]\s*$")
 
 
-def dependencies_output(jobs: Mapping[str, Job], expression: str) -> str:
+@dataclass
+class Deployment:
+    """A deployment job (learn.microsoft.com, "Deployment jobs"): each lifecycle hook it runs (preDeploy, deploy,
+    routeTraffic, postRouteTraffic, on: failure/success) is a job of its own on an agent, with its own variables,
+    so nothing one hook's steps set reaches another hook. Its outputs reach later jobs under a prefix ("Support
+    for output variables"): for runOnce the deployment's own name (`dependencies.A.outputs['A.step.var']`), with
+    an environment resource `<hook>_<resource>`, for canary `<hook>_<increment>`, for rolling
+    `<hook>_<resource>`."""
+
+    name: str
+    strategy: str  # runOnce | rolling | canary
+    hooks: dict[str, Job] = field(default_factory=dict)  # hook name -> the job that ran it
+    resource: str | None = None
+    increment: int | None = None
+
+    def prefix(self, hook: str) -> str:
+        if self.strategy == "canary":
+            return f"{hook}_{self.increment}"
+        if self.strategy == "rolling" or self.resource:
+            return f"{hook}_{self.resource}"
+        return self.name
+
+    def outputs(self) -> dict[str, str]:
+        return {f"{self.prefix(hook)}.{key}": value for hook, job in self.hooks.items()
+                for key, value in job_outputs(job).items()}
+
+
+def dependencies_output(jobs: Mapping[str, Job | Deployment], expression: str) -> str:
     """A later job's `$[ dependencies.<job>.outputs['<step>.<name>'] ]` (learn.microsoft.com, "Set variables in
     scripts" / "Set an output variable for use in future jobs"): the output the step of that job sent; the
     server's expression context compares names case-insensitively; a missing output is an empty string."""
@@ -768,4 +795,5 @@ def dependencies_output(jobs: Mapping[str, Job], expression: str) -> str:
     job = next((j for n, j in jobs.items() if n.lower() == job_name.lower()), None)
     if job is None:
         return ""
-    return next((v for k, v in job_outputs(job).items() if k.lower() == key.lower()), "")
+    outputs = job.outputs() if isinstance(job, Deployment) else job_outputs(job)
+    return next((v for k, v in outputs.items() if k.lower() == key.lower()), "")
