@@ -27,7 +27,7 @@ WORK = ROOT / ".bench"
 TARGET = 1.5
 
 
-def _bench_run() -> object:
+def bench_run_helpers() -> object:
     # bench/run.py's helpers (environment, build, timing), under a name that does not clash with tests/run.py.
     spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
     assert spec is not None and spec.loader is not None
@@ -41,7 +41,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--profiles", type=int, default=10)
     args = parser.parse_args()
-    helpers = _bench_run()
+    helpers = bench_run_helpers()
     helpers.ensure_environment()  # type: ignore[attr-defined]
     WORK.mkdir(exist_ok=True)
     pristine, _size, _files = helpers.build_vsix()  # type: ignore[attr-defined]

@@ -66,10 +66,13 @@ def ensure_go_tools() -> None:
     fresh clones): OpenTofu from the Go module proxy, and the provider's credential code (tests/awsbase).
     Built here, before the tests, so that their one-time cost shows in the output with its time."""
     sys.path.insert(0, str(ROOT / "tests"))
+    import awsbase_probe
+
     import opentofu
 
     try:
         print(f"+ OpenTofu {opentofu.VERSION}: {opentofu.tofu_binary()}", flush=True)
+        print(f"+ aws-sdk-go-base probe: {awsbase_probe.probe_binary()}", flush=True)
     except RuntimeError as exc:
         sys.exit(f"tests/run.py: {exc}")
 

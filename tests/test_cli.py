@@ -104,7 +104,7 @@ def test_terraform_parses_as_hcl(name: str) -> None:
 def test_chained_json_has_both_sides_of_the_chain() -> None:
     document = json.loads(awswif("trust-policy", *GOLDEN_CASES["chained.json"])[1])
     assert document["trustPolicy"]["Statement"] == [
-        {"Effect": "Allow", "Principal": {"AWS": ROLE_ARN}, "Action": "sts:AssumeRole"}]
+        {"Sid": "AwsWifHubRole", "Effect": "Allow", "Principal": {"AWS": ROLE_ARN}, "Action": "sts:AssumeRole"}]
     assert document["role"]["arn"] == "arn:aws:iam::333333333333:role/spoke"
     assert document["hubRolePolicy"]["Statement"] == [
         {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "arn:aws:iam::333333333333:role/spoke"}]
@@ -238,7 +238,7 @@ def test_setup_leaves_a_different_role_alone_unless_update(aws: None) -> None:
     assert iam().list_attached_role_policies(RoleName="deploy")["AttachedPolicies"] == []
 
     code, out, _ = awswif("setup", *changed, "--dry-run", "--update")
-    assert code == 0 and "would replace the trust policy" in out
+    assert code == 0 and "would replace awswif's statement in the trust policy of role deploy" in out
     assert iam().get_role(RoleName="deploy")["Role"]["AssumeRolePolicyDocument"] == before["AssumeRolePolicyDocument"]
 
     code, out, _ = awswif("setup", *changed, "--update")
@@ -260,11 +260,12 @@ def test_setup_finds_a_provider_without_the_audience(aws: None) -> None:
     assert "would create IAM OIDC provider" not in out
 
 
-def test_setup_reports_what_aws_refused(aws: None) -> None:
+def test_setup_checks_the_policies_before_it_changes_anything(aws: None) -> None:
     code, out, err = awswif("setup", "--organization-id", ORG, "--subject", "sc://a/b/c",
                             "--managed-policy-arn", "arn:aws:iam::aws:policy/NoSuchPolicy")
-    assert code == 1 and "create role azure-pipelines" in out
-    assert "AWS refused a change" in err and "NoSuchPolicy does not exist" in err and "Traceback" not in err
+    assert code == 1 and "create" not in out and "Traceback" not in err
+    assert "arn:aws:iam::aws:policy/NoSuchPolicy: no such policy in account" in err and "Nothing was changed" in err
+    assert iam().list_roles()["Roles"] == [] and iam().list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
 
 
 def test_setup_without_credentials_says_how_to_sign_in(monkeypatch: pytest.MonkeyPatch) -> None:

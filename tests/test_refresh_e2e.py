@@ -7,7 +7,6 @@ and the AWS CLI v1, each time through a fresh OIDC token counted at the issuer."
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import shutil
 import subprocess
@@ -18,11 +17,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from test_profiles_e2e import DIRECT_ACCOUNT, DIRECT_ARN, SPOKE_ACCOUNT, SPOKE_ARN, spoke_trust_policy
+from test_profiles_e2e import DIRECT_ACCOUNT, DIRECT_ARN, SPOKE_ACCOUNT, SPOKE_ARN, run_post, spoke_trust_policy
 
 from awswif.trust import trust_policy
 
-from conftest import ACCOUNT, NODE, ROLE_ARN, Run, agent_environment, run_launcher
+from conftest import ACCOUNT, ROLE_ARN, Run, agent_environment, run_launcher
 from fakes import Issuer, Sts
 
 SESSION = "azp-infra-4711"
@@ -99,17 +98,6 @@ def secrets_of(issuer: Issuer, sts: Sts) -> list[str]:
     sessions = sts.sessions.values()
     return [issuer.access_token, *issuer.minted, *sts.sessions, *(s.secret_access_key for s in sessions),
             *(s.session_token for s in sessions)]
-
-
-def run_post(task: Path, run: Run) -> subprocess.CompletedProcess[str]:
-    """The task's post-job step as the agent runs it (agent_model.Job.post_job_environment), in the job whose
-    Agent.TempDirectory holds the run directory the main step handed over."""
-    base = {"PATH": os.environ["PATH"]}
-    directory = run.view.task_variables.get("AWSWIF_FILES_DIRECTORY")
-    if directory:
-        base["AGENT_TEMPDIRECTORY"] = str(Path(directory).parent.parent)
-    env = run.job.post_job_environment("assume", base=base)
-    return subprocess.run([str(NODE), str(task / "post.js")], env=env, capture_output=True, text=True)
 
 
 @ONE_FAMILY

@@ -26,13 +26,23 @@ def main(argv: Optional[list[str]] = None) -> int:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
-    if args[:1] == ["credential-process"]:
-        from . import credential_process
+    try:
+        if args[:1] == ["credential-process"]:
+            from . import credential_process
 
-        return credential_process.main(args[1:])
-    from . import cli
+            return credential_process.main(args[1:])
+        from . import cli
 
-    return cli.main(args)
+        return cli.main(args)
+    except ModuleNotFoundError as exc:
+        # A checkout run as `python3 -m awswif` before `pip install ./python`: say that, not a traceback.
+        from .dependencies import missing_dependency
+
+        message = missing_dependency(exc, args[0] if args else "")
+        if message is None:
+            raise
+        sys.stderr.write(message + "\n")
+        return 1
 
 
 if __name__ == "__main__":

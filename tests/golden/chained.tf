@@ -5,6 +5,7 @@ resource "aws_iam_role" "azure_pipelines" {
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
+      Sid       = "AwsWifHubRole"
       Effect    = "Allow"
       Principal = { AWS = "arn:aws:iam::123456789012:role/deploy" }
       Action    = "sts:AssumeRole"

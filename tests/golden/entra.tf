@@ -10,6 +10,7 @@ resource "aws_iam_role" "azure_pipelines" {
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
+      Sid       = "AwsWifWebIdentity"
       Effect    = "Allow"
       Principal = { Federated = aws_iam_openid_connect_provider.azure_pipelines.arn }
       Action    = "sts:AssumeRoleWithWebIdentity"
