@@ -21,7 +21,14 @@ const path = require('path');
 
 const TOO_OLD = 86; // exit code of the bootstrap when the interpreter is older than 3.9
 const NOT_FOUND = 9009; // Windows' exit code for a missing program (and the Store's python stub)
+// The Python launcher's "No suitable Python runtime found" (`py -3` where no Python 3 is registered) and
+// "No installed Python found!" (python/cpython PC/launcher2.c: RC_NO_PYTHON, RC_NO_PYTHON_AT_ALL). A py.exe
+// that an uninstalled Python left behind answers so, and `python` may still be on PATH (UsePythonVersion@0's).
+const PY_NO_PYTHON = { 103: 'the Python launcher found no Python 3', 112: 'the Python launcher found no Python' };
 const WINDOWS = process.platform === 'win32';
+// Windows' PATH separator, named explicitly: on Windows it is path.delimiter anyway, and a run with the
+// platform faked (tests/fake_platform.js) takes the branch a Windows agent takes.
+const PATH_DELIMITER = WINDOWS ? path.win32.delimiter : path.delimiter;
 // Windows' and macOS's default file systems ignore case: a PATH entry may spell a folder differently.
 const CASELESS_PATHS = WINDOWS || process.platform === 'darwin';
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -280,9 +287,10 @@ function fileNames(command) {
 // workspace. A match in a relative PATH entry (relative to the working directory, the repository) or
 // whose real file is in the workspace is skipped with a warning. A link in the workspace to an
 // interpreter elsewhere is started by its real path, so that nothing beside the link (a pyvenv.cfg,
-// a virtual environment's site-packages) is read.
-function locate(command, workspace, tools, skipped) {
-  const entries = (process.env.PATH || '').split(path.delimiter)
+// a virtual environment's site-packages) is read. On Windows, an interpreter that was started and passed over
+// (`passed`: the Store's stand-in, a Python older than 3.9) is skipped for the next match on PATH.
+function locate(command, workspace, tools, skipped, passed = []) {
+  const entries = (process.env.PATH || '').split(PATH_DELIMITER)
     .map((e) => (WINDOWS ? e.replace(/^"(.*)"$/, '$1') : e));
   for (const entry of entries) {
     for (const name of fileNames(command)) {
@@ -310,9 +318,11 @@ function locate(command, workspace, tools, skipped) {
         continue;
       }
       if (real !== file && workspaceOf(file, workspace, tools)) {
+        if (passed.includes(real)) continue;
         debug(`${file} lies inside the job's workspace; starting the interpreter it links to, ${real}.`);
         return real;
       }
+      if (passed.includes(file)) continue;
       return file;
     }
   }
@@ -365,7 +375,35 @@ function jobContainer() {
   return alias ? `'${alias}' (${id.slice(0, 12)})` : id.slice(0, 12);
 }
 
-function tryNext(list, run, tried) {
+// Why a started candidate is passed over for the next one, from its exit code; null when its exit code is the
+// task's own. On Windows the reason names what answered: the bootstrap of a Python older than 3.9, the
+// Microsoft Store's python.exe/python3.exe (App Execution Aliases in %LOCALAPPDATA%\Microsoft\WindowsApps,
+// which print "Python was not found; run without arguments to install from the Microsoft Store, ..." on
+// stderr and exit 9009), or a Python launcher without a Python to start.
+function passedOver(command, status) {
+  if (!WINDOWS) return status === TOO_OLD || status === NOT_FOUND ? 'too old or a stub' : null;
+  if (status === TOO_OLD) return 'older than Python 3.9';
+  if (status === NOT_FOUND) return 'the Microsoft Store\'s stand-in for Python, exit code 9009';
+  if (command === 'py' && PY_NO_PYTHON[status]) return `${PY_NO_PYTHON[status]}, exit code ${status}`;
+  return null;
+}
+
+// What the error says to do when no candidate could run the task.
+function pythonAdvice(run) {
+  if (!WINDOWS) {
+    return 'Add a UsePythonVersion@0 step with versionSpec 3.x before this task, or install python3 on the agent.';
+  }
+  const store = run.storeStubs.length
+    ? ' The Microsoft Store\'s shortcuts named above only install Python: install it as above or from the Store, and ' +
+      'turn them off under Settings > Apps > Advanced app settings > App execution aliases so that they do not ' +
+      'stand in for it.'
+    : '';
+  return 'Add a UsePythonVersion@0 step with versionSpec 3.x before this task, or install Python 3.9 or newer on the ' +
+    `agent (python.org's installer, with "Add python.exe to PATH" or the py launcher).${store}`;
+}
+
+// `again`: the same command once more, after its previous match on PATH was passed over (Windows).
+function tryNext(list, run, tried, again = false) {
   if (list.length === 0) {
     const skipped = run.skipped.length
       ? `Not run, as they lie in the job's workspace or a relative PATH entry, where an earlier step can plant ` +
@@ -383,15 +421,15 @@ function tryNext(list, run, tried) {
       fail(
         `AwsWifAssume needs Python 3.9 or newer, and none was found on this agent (tried: ${tried.join(', ')}). ` +
         skipped +
-        'Add a UsePythonVersion@0 step with versionSpec 3.x before this task, or install python3 on the agent.'
+        pythonAdvice(run)
       );
     }
     process.exit(0);
   }
   const [command, prefix] = list[0];
   const label = [command, ...prefix].join(' ');
-  const file = locate(command, run.workspace, run.tools, run.skipped);
-  if (!file) return tryNext(list.slice(1), run, [...tried, label]);
+  const file = locate(command, run.workspace, run.tools, run.skipped, run.passed);
+  if (!file) return tryNext(list.slice(1), run, again ? tried : [...tried, label]);
   const code = run.code;
   const flags = code.isolated ? ['-E', '-s', '-S'] : ['-E', '-s'];
   const args = [...prefix, ...flags, '-c', BOOTSTRAP, code.dir, 'task', '--version', run.version];
@@ -410,8 +448,23 @@ function tryNext(list, run, tried) {
   child.on('exit', (status, signal) => {
     if (settled) return;
     settled = true;
-    if (status === TOO_OLD || status === NOT_FOUND) {
-      return tryNext(list.slice(1), run, [...tried, `${label} (too old or a stub)`]);
+    const reason = passedOver(command, status);
+    if (reason) {
+      if (!WINDOWS) return tryNext(list.slice(1), run, [...tried, `${label} (${reason})`]);
+      // The next match of the same command on PATH, then the next command: a python.exe in a folder after
+      // the Store's (%LOCALAPPDATA%\Microsoft\WindowsApps, early on the user's PATH) is the one installed.
+      if (status === NOT_FOUND) run.storeStubs.push(file);
+      run.passed.push(file);
+      debug(`AwsWifAssume did not use ${label} (${file}): ${reason}.`);
+      return tryNext(list, run, [...tried, `${label} (${file}: ${reason})`], true);
+    }
+    if (run.storeStubs.length) {
+      // Named where it shows, once an interpreter ran the task: later steps that run `python` meet the same
+      // stand-in. (When none runs, the error names it instead.)
+      const names = [...new Set(run.storeStubs.map((f) => `\`${path.basename(f, path.extname(f))}\``))].join(' or ');
+      warning(`AwsWifAssume did not use ${run.storeStubs.join(', ')}: the Microsoft Store's shortcut to install ` +
+        `Python (exit code 9009), not an interpreter; it ran ${file}. Later steps that run ${names} get the ` +
+        'shortcut too, unless it is turned off under Settings > Apps > Advanced app settings > App execution aliases.');
     }
     if (status !== 0) {
       fail(`The awswif Python process ended unexpectedly (${signal ? 'signal ' + signal : 'exit code ' + status}).`);
@@ -438,6 +491,8 @@ function main() {
     workspace: workspaceFolders(),
     tools: folderForms(process.env[TOOLS_FOLDER]),
     skipped: [],
+    passed: [],
+    storeStubs: [],
   };
   tryNext(candidates(), run, []);
 }

@@ -325,8 +325,8 @@ def test_posix_lines_split_back_into_the_same_arguments(tmp_path: Path) -> None:
     python.write_text(f"#!{sys.executable}\nimport json, sys\nprint(json.dumps(sys.argv[1:]))\n")
     python.chmod(0o755)
     line = command_line(str(python), AWKWARD, "default", f"{AWKWARD}/config", platform="linux", isolated=True)
-    expected = [str(python), "-E", "-s", "-S", f"{AWKWARD}/{ENTRY_SCRIPT}", "--profile", "default",
-                "--config", f"{AWKWARD}/config"]
+    expected = [str(python), "-E", "-s", "-S", f"{AWKWARD}/{ENTRY_SCRIPT}", "--config", f"{AWKWARD}/config",
+                "--profile", "default"]
     assert shlex.split(line) == expected
     assert compat_shell_split(line, "linux") == expected  # botocore on Linux and macOS
     # The Go SDK (and so Terraform) runs the value through sh -c.
@@ -338,7 +338,7 @@ def test_plain_posix_paths_stay_unquoted() -> None:
     line = command_line("/usr/bin/python3", "/agent/_work/_tasks/AwsWifAssume_1/1.0.0/lib", "ci", "/tmp/aws-wif/c",
                         platform="darwin", isolated=False)
     assert line == (f"/usr/bin/python3 -E -s /agent/_work/_tasks/AwsWifAssume_1/1.0.0/lib/{ENTRY_SCRIPT} "
-                    "--profile ci --config /tmp/aws-wif/c")
+                    "--config /tmp/aws-wif/c --profile ci")
 
 
 def test_windows_lines_carry_no_quote_unless_a_path_has_spaces() -> None:
@@ -349,17 +349,17 @@ def test_windows_lines_carry_no_quote_unless_a_path_has_spaces() -> None:
     assert '"' not in plain
     assert compat_shell_split(plain, "win32") == [
         r"C:\hostedtoolcache\windows\Python\3.12.4\x64\python.exe", "-E", "-s", "-S",
-        rf"D:\a\_tasks\AwsWifAssume_1\1.0.0\lib\{ENTRY_SCRIPT}", "--profile", "default", "--config",
-        r"D:\a\_temp\aws-wif\run-1\config"]
+        rf"D:\a\_tasks\AwsWifAssume_1\1.0.0\lib\{ENTRY_SCRIPT}", "--config", r"D:\a\_temp\aws-wif\run-1\config",
+        "--profile", "default"]
 
 
-def test_windows_paths_with_spaces_are_double_quoted_for_botocore() -> None:
-    # Off Windows there are no 8.3 short names to use: the quoted form is what a volume without them gets.
-    line = command_line(r"C:\Program Files\Python312\python.exe", r"C:\agent work\_tasks\lib", "default",
-                        r"C:\agent work\_temp\aws-wif\run-1\config", platform="win32", isolated=True)
-    assert compat_shell_split(line, "win32") == [
-        r"C:\Program Files\Python312\python.exe", "-E", "-s", "-S", rf"C:\agent work\_tasks\lib\{ENTRY_SCRIPT}",
-        "--profile", "default", "--config", r"C:\agent work\_temp\aws-wif\run-1\config"]
+def test_windows_paths_with_spaces_and_no_short_name_are_refused() -> None:
+    """Off Windows there are no 8.3 short names: a path with a space then has no form that cmd.exe (Go, .NET)
+    and botocore read alike, so the line is refused rather than written to fail later
+    (tests/test_credential_process_line.py has each SDK's rule)."""
+    with pytest.raises(UserError, match="has a space"):
+        command_line(r"C:\Program Files\Python312\python.exe", r"C:\agent work\_tasks\lib", "default",
+                     r"C:\agent work\_temp\aws-wif\run-1\config", platform="win32", isolated=True)
 
 
 def test_a_windows_path_that_cannot_be_quoted_is_refused() -> None:

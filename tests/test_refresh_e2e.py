@@ -114,7 +114,7 @@ def test_later_steps_refresh_every_profile_from_the_vsix(issuer: Issuer, account
     for name in IDENTITIES:
         assert process_line(config, name) == [
             str(installed.python), "-E", "-s", "-S", str(installed.task / "lib" / "awswif_credential_process.py"),
-            "--profile", name, "--config", str(config)]
+            "--config", str(config), "--profile", name]
     assert "aws_access_key_id" not in credentials.read_text() + config.read_text()
     assert len(issuer.token_requests) == 1
 

@@ -28,9 +28,16 @@ def main(argv: Optional[list[str]] = None) -> int:
         os._exit(code)
     try:
         if args[:1] == ["credential-process"]:
+            import os
+
             from . import credential_process
 
-            return credential_process.main(args[1:])
+            code = credential_process.main(args[1:])
+            # As for the task: its output is written; skip tearing down botocore's objects (every refresh
+            # of every profile pays that otherwise).
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
         from . import cli
 
         return cli.main(args)

@@ -11,26 +11,23 @@ one line on stderr (the SDK shows it in its own error) and exit code 1, with not
 from __future__ import annotations
 
 import configparser
+import contextlib
 import io
 import json
-import ntpath
 import os
-import posixpath
-import re
-import shlex
 import sys
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any, Optional, TextIO
+from typing import TYPE_CHECKING, Any, Optional, TextIO
 
 import requests
 
-from . import claims as token_claims
-from . import diagnose, oidc, sts
+from . import oidc, sts
 from .agent import Agent
+from .background import Background
+from .credential_line import ENTRY_SCRIPT, check_command_line, code_dir, command_line  # noqa: F401  (its API)
 from .destinations import checked_token_endpoint, checked_url, host_list
 from .errors import UserError
 from .inputs import GUID, ROLE_ARN
@@ -40,11 +37,13 @@ from .profiles import CHAINED, WEB_IDENTITY
 from .redaction import redact, remember
 from .retry import MAX_ATTEMPTS_DEFAULT, Deadline
 
+# As in the task (task.py): the claim checks (PyJWT) load on the background thread while the token
+# request is in flight, after the AWS client; the diagnosis only when STS refuses.
+if TYPE_CHECKING:
+    from .claims import TokenClaims
+
 COMMAND = "credential-process"
 USAGE = f"Usage: awswif {COMMAND} --profile NAME --config FILE."
-# The file a credential_process line runs: beside the awswif package, so that Python puts the code
-# (and, in the .vsix, its vendored dependencies) first on sys.path. build.py ships it in lib/.
-ENTRY_SCRIPT = "awswif_credential_process.py"
 RECORD_PREFIX = "awswif "
 # The AWS SDK for Go (Terraform) kills a credential process after one minute; retries stop before.
 DEADLINE_SECONDS = 45
@@ -75,66 +74,6 @@ class ProfileRecord:
     @property
     def account_id(self) -> str:
         return self.role_arn.split(":")[4]
-
-
-# -- the command line the task writes ---------------------------------------------------------------
-def code_dir() -> str:
-    """The folder holding the awswif package (and, in the .vsix, its vendored dependencies)."""
-    return str(Path(__file__).resolve().parent.parent)
-
-
-def command_line(python: str, code_dir: str, profile: str, config_file: str, *,
-                 isolated: Optional[bool] = None, platform: Optional[str] = None) -> str:
-    """The `credential_process` value: this interpreter and the entry script by absolute path.
-
-    The value is read in two ways, and must mean the same to both (README, "Long-running jobs"):
-    botocore (boto3, AWS CLI v1 and v2) splits it itself, with POSIX shlex rules, or on Windows with
-    the C runtime's rules (double quotes only, backslashes literal); the Go SDK (Terraform) hands it
-    to `sh -c`, or on Windows to `cmd.exe /C`. Single-quoting (shlex.quote) is read alike by shlex
-    and sh. On Windows, cmd.exe strips the first and last quote of a line that starts with one, and
-    Go escapes inner quotes as \\" which cmd.exe does not read: a value without any quote works
-    everywhere, so a path with spaces is given by its 8.3 short name when the volume has them, and
-    double-quoted (botocore reads that) only when it has none.
-
-    `isolated`: run with -S (no site-packages), as the launcher runs the .vsix's code; by default,
-    whatever this process was started with."""
-    platform = platform or sys.platform
-    no_site = bool(sys.flags.no_site) if isolated is None else isolated
-    flags = ["-E", "-s", "-S"] if no_site else ["-E", "-s"]
-    script = (ntpath if platform == "win32" else posixpath).join(code_dir, ENTRY_SCRIPT)
-    arguments = [python, *flags, script, "--profile", profile, "--config", config_file]
-    if platform == "win32":
-        return " ".join(_windows_argument(a) for a in arguments)
-    return " ".join(shlex.quote(a) for a in arguments)
-
-
-# cmd.exe acts on these even in the middle of a word; botocore's splitter on space, tab and quote.
-_WINDOWS_PLAIN = re.compile(r'^[^\s"&<>()@^|%!,;=]+$')
-
-
-def _windows_argument(value: str) -> str:
-    if _WINDOWS_PLAIN.match(value):
-        return value
-    short = _short_path(value)
-    if _WINDOWS_PLAIN.match(short):
-        return short
-    if '"' in value or value.endswith("\\"):
-        # Windows file names cannot hold a quote; a trailing backslash would escape the closing one.
-        raise UserError(f"The path '{value}' cannot be written into a credential_process line.",
-                        "Move the agent's work folder or Python to a path without quotes.")
-    return f'"{value}"'
-
-
-def _short_path(path: str) -> str:
-    """The 8.3 name of an existing path on Windows (the path itself elsewhere, or when the volume
-    keeps no short names)."""
-    if sys.platform != "win32":
-        return path
-    import ctypes
-
-    buffer = ctypes.create_unicode_buffer(32768)
-    length = ctypes.windll.kernel32.GetShortPathNameW(path, buffer, len(buffer))
-    return buffer.value if 0 < length < len(buffer) else path
 
 
 # -- the record the task wrote ---------------------------------------------------------------------
@@ -253,6 +192,8 @@ def credentials_for(record: ProfileRecord, source: Optional[ProfileRecord], envi
             return sts.assume_role_chained(client, record.role_arn, record.session_name, record.duration_seconds,
                                            deadline, note)
         except sts.StsRefused as refusal:
+            from . import diagnose
+
             raise diagnose.explain_chained(refusal, source.role_arn, record.role_arn, record.region) from None
     return _web_identity_session(record, environ, network, deadline, note)
 
@@ -280,11 +221,15 @@ def _web_identity_session(record: ProfileRecord, environ: Mapping[str, str], net
                         "step's environment.", "Use the profile in a later step of the job that ran AwsWifAssume@1.")
     checked_token_endpoint(request_uri, record.token_endpoint_hosts)
     collection = record.collection_id or environ.get("SYSTEM_COLLECTIONID", "").strip().lower()
-    client = _client(record, network)
+    # The AWS client takes longer to load than the token takes to arrive: load it meanwhile.
+    client = Background(lambda: _load_while_waiting(lambda: _client(record, network)))
     with requests.Session() as http:
 
-        def fresh_token() -> tuple[str, token_claims.TokenClaims]:
+        def fresh_token() -> tuple[str, TokenClaims]:
+            client.start()
             token = oidc.request_token(http, request_uri, access_token, record.connection_id, deadline, note, network)
+            from . import claims as token_claims
+
             return token, token_claims.read_claims(token, now=datetime.now(timezone.utc),
                                                    organization_id=collection if GUID.match(collection) else None)
 
@@ -296,11 +241,22 @@ def _web_identity_session(record: ProfileRecord, environ: Mapping[str, str], net
             return new_token
 
         try:
-            return sts.assume_role(client, record.role_arn, record.session_name, record.duration_seconds, token,
-                                   next_token, deadline, note, policy=record.session_policy,
+            return sts.assume_role(client.result(), record.role_arn, record.session_name, record.duration_seconds,
+                                   token, next_token, deadline, note, policy=record.session_policy,
                                    policy_arns=record.policy_arns)
         except sts.StsRefused as refusal:
+            from . import diagnose
+
             raise diagnose.explain(refusal, claims, record.role_arn, record.account_id, record.region) from None
+
+
+def _load_while_waiting(make_client: Callable[[], Any]) -> Any:
+    """On the background thread: the AWS client, then the claim checks (PyJWT), unless the token came
+    first and the main thread loaded them itself (which also reports them missing)."""
+    loaded = make_client()
+    with contextlib.suppress(ImportError):
+        from . import claims  # noqa: F401
+    return loaded
 
 
 def credential_json(credentials: sts.AwsCredentials, account_id: str) -> str:

@@ -69,7 +69,10 @@ def main(agent: Agent, version: str) -> int:
 def run(agent: Agent, version: str) -> None:
     inputs = read_inputs(agent)
     if inputs.plan.refreshing:
+        from .credential_line import check_command_line
+
         job_shape.check_refreshing_profiles(agent, job_shape.code_dir())
+        check_command_line(inputs.plan.files_folder)
     agent.log(inputs.connection.describe())
     network = read_network(agent)
     deadline = Deadline(inputs.timeout_seconds, inputs.retry_max_attempts)
@@ -257,7 +260,7 @@ def export(agent: Agent, inputs: TaskInputs, sessions: list[Session]) -> None:
 
 def _refreshing_line(profile: str, config: Path) -> str:
     """The profile's credential_process line: this agent's Python and the task's own code."""
-    from .credential_process import code_dir, command_line
+    from .credential_line import code_dir, command_line
 
     return command_line(sys.executable, code_dir(), profile, str(config))
 
