@@ -186,12 +186,22 @@ def test_the_request_uri_comes_from_the_record(config: Path, issuer: Issuer, tmp
 
 
 def test_nothing_is_written_to_disk(config: Path, issuer: Issuer, sts: Sts, tmp_path: Path) -> None:
+    """No file is written, and none but the empty lock file through which concurrent refreshes elect the one
+    that serves them (refresh_broker.py) is made: once per run folder, never written to. (Its socket lives
+    only while the refresh runs, and holds nothing on disk.)"""
     env = step_environment(tmp_path / "home", config, issuer)
-    before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
-    answer = json.loads(run_process(config, env).stdout)
-    after = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
 
-    assert after == before
+    def files() -> dict[Path, int]:
+        return {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*") if p.is_file() or p.is_socket()}
+
+    before = files()
+    answer = json.loads(run_process(config, env).stdout)
+    after = files()
+    lock = config.parent / "refresh.lock"
+    assert set(after) - set(before) == {lock} and lock.read_bytes() == b""
+    assert {p: t for p, t in after.items() if p != lock} == before
+    json.loads(run_process(config, env).stdout)
+    assert files() == after, "a second refresh writes nothing"
     secrets = [issuer.access_token, *issuer.minted, answer["SecretAccessKey"], answer["SessionToken"]]
     for path in tmp_path.rglob("*"):
         if path.is_file():

@@ -28,16 +28,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         os._exit(code)
     try:
         if args[:1] == ["credential-process"]:
-            import os
-
-            from . import credential_process
-
-            code = credential_process.main(args[1:])
-            # As for the task: its output is written; skip tearing down botocore's objects (every refresh
-            # of every profile pays that otherwise).
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
+            _credential_process(args[1:])
         from . import cli
 
         return cli.main(args)
@@ -50,6 +41,32 @@ def main(argv: Optional[list[str]] = None) -> int:
             raise
         sys.stderr.write(message + "\n")
         return 1
+
+
+def _credential_process(args: list[str]) -> None:
+    """A profile's refresh: joined to the one that leads for its run folder, or led (refresh_broker.py).
+    Only the leader loads the refresh's code; a follower starts Python and asks."""
+    import os
+
+    from . import refresh_broker
+
+    def refresh(arguments: list[str]) -> tuple[int, str, str]:
+        from . import credential_process
+
+        return credential_process.answer(arguments, os.environ)
+
+    profile, config = refresh_broker.target(args)
+    if profile and config:
+        code, out, err = refresh_broker.refresh(profile, config, os.environ, lambda: refresh(args),
+                                                lambda name: refresh(["--profile", name, "--config", config]))
+    else:
+        code, out, err = refresh(args)
+    sys.stdout.write(out)
+    sys.stderr.write(err)
+    # As for the task: the output is written; skip tearing down botocore's objects.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

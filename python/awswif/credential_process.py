@@ -278,6 +278,14 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def answer(args: list[str], environ: Mapping[str, str]) -> tuple[int, str, str]:
+    """One refresh's exit code, stdout and stderr, kept in memory: the leading refresh answers other
+    profiles' calls with them (refresh_broker.py)."""
+    out, err = io.StringIO(), io.StringIO()
+    code = main(args, environ, out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
 def main(args: list[str], environ: Optional[Mapping[str, str]] = None, out: Optional[TextIO] = None,
          err: Optional[TextIO] = None) -> int:
     environ = os.environ if environ is None else environ

@@ -5,6 +5,7 @@ which failures to retry, and which need a freshly minted token."""
 from __future__ import annotations
 
 import functools
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -100,8 +101,9 @@ def make_client(region: str, endpoint_url: Optional[str], user_agent: str, netwo
         keys = {"aws_access_key_id": credentials.access_key_id,
                 "aws_secret_access_key": credentials.secret_access_key,
                 "aws_session_token": credentials.session_token}
-    client = _botocore_session().create_client("sts", region_name=region, endpoint_url=endpoint_url, config=config,
-                                               verify=network.ca_bundle, **keys)
+    with _CREATING:  # a botocore session creates clients on one thread at a time
+        client = _botocore_session().create_client("sts", region_name=region, endpoint_url=endpoint_url, config=config,
+                                                   verify=network.ca_bundle, **keys)
     # The last word on where a request goes, whatever decided it: checked as each one leaves.
     client.meta.events.register("before-send", functools.partial(_guard, endpoint_url))
     return client
@@ -109,6 +111,9 @@ def make_client(region: str, endpoint_url: Optional[str], user_agent: str, netwo
 
 def _guard(chosen: Optional[str], request: Any, **_: Any) -> None:
     check_resolved_sts(request.url, chosen)
+
+
+_CREATING = threading.Lock()
 
 
 @functools.lru_cache(maxsize=1)
