@@ -41,6 +41,19 @@ def sts(issuer: Issuer) -> Iterator[Sts]:
     server.close()
 
 
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    """moto's server on loopback: the AWS side where a test needs real AWS APIs (IAM, STS, Organizations,
+    CloudFormation, S3) rather than the STS stand-in."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
 @dataclass
 class Run:
     view: StepResult  # the step as the agent model sees it (tests/agent_model.py)

@@ -400,8 +400,8 @@ def test_trust_policy_for_an_aws_connection_refuses_what_cannot_match(flags: lis
 def test_the_readme_connection_file_is_what_the_type_and_the_task_read() -> None:
     """README's `az devops service-endpoint create` file: the contributed type, its no-secret scheme,
     data the form would accept, and, passed to a task as the agent does, the settings a run uses."""
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## AWS (workload identity federation) service connection"):]
+    readme = (ROOT / "docs" / "aws-connection.md").read_text()
+    section = readme[readme.index("# AWS (workload identity federation) service connection"):]
     document = json.loads(re.search(r"```json\n(.*?)```", section, re.S)[1])  # type: ignore[index]
     properties = endpoint_type()["properties"]
     assert document["type"] == properties["name"]

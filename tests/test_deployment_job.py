@@ -1,4 +1,4 @@
-"""Deployment jobs, with the README's own YAML: each lifecycle hook that needs AWS runs the task (from the built
+"""Deployment jobs, with the YAML of docs/pipelines.md: each lifecycle hook that needs AWS runs the task (from the built
 .vsix) as a job of its own, a hook gets nothing another hook's steps set, and a later job reads the task's
 outputs under the prefix Microsoft's "Deployment jobs" page gives (tests/agent_model.py Deployment)."""
 
@@ -25,7 +25,7 @@ def readme_deployment() -> tuple[dict[str, Any], dict[str, Any]]:
         jobs = pipeline.get("jobs") if isinstance(pipeline, dict) else None
         if jobs and "deployment" in jobs[0]:
             return jobs[0], jobs[1]
-    raise AssertionError("README.md shows no deployment job")
+    raise AssertionError("docs/pipelines.md shows no deployment job")
 
 
 def hooks_of(deployment: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:

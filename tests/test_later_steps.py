@@ -2,7 +2,8 @@
 .vsix runs as one step of a job on the agent model (tests/agent_model.py, which follows the agent's source), and
 later steps are real processes running AWS's SDK against the STS stand-in with the environment the model builds.
 
-The YAML is read from README.md, so the documentation and these proofs cannot drift apart."""
+The YAML is read from the pages that show it (README.md, docs/pipelines.md), so the documentation and these
+proofs cannot drift apart."""
 
 from __future__ import annotations
 
@@ -30,8 +31,13 @@ PRE_FIX_OUTPUTS = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TO
                    "AWS_CREDENTIAL_EXPIRATION", "AWS_ACCOUNT_ID", "AWS_SHARED_CREDENTIALS_FILE", "AWS_ASSUMED_ROLE_ARN"]
 
 
+# The pages that show pipelines: the README's quick start, and docs/pipelines.md (later jobs, job shapes).
+PIPELINE_PAGES = ("README.md", "docs/pipelines.md")
+
+
 def readme_pipelines() -> list[Any]:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    """Every YAML block of the pages that show pipelines, in page order."""
+    text = "\n".join((ROOT / page).read_text(encoding="utf-8") for page in PIPELINE_PAGES)
     return [yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", text, re.S)]
 
 
@@ -49,7 +55,7 @@ def readme_jobs() -> list[dict[str, Any]]:
         if isinstance(pipeline, dict) and "jobs" in pipeline:
             jobs: list[dict[str, Any]] = pipeline["jobs"]
             return jobs
-    raise AssertionError("README.md shows no multi-job pipeline")
+    raise AssertionError("docs/pipelines.md shows no multi-job pipeline")
 
 
 def task_environment(issuer: Issuer, sts: Sts, task_dir: Path, step: dict[str, Any], **extra: str) -> dict[str, str]:

@@ -18,7 +18,6 @@ import shlex
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,10 +27,10 @@ import pytest
 import requests
 import yaml
 from botocore.exceptions import ClientError
+from test_cli import awswif
 
 from awswif import aws_access
 from awswif.agent import Agent
-from awswif.cli import main
 from awswif.inputs import ROLE_ARN
 from awswif.profiles import read_plan
 
@@ -47,29 +46,7 @@ AWS_CLI = Path(sys.executable).parent / "aws"
 HUB = f"arn:aws:iam::{MANAGEMENT}:role/deploy"
 
 
-def awswif(*args: str, stdin: str = "") -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    real_err = sys.stderr
-    sys.stderr = err
-    try:
-        code = main(list(args), out=out, stdin=io.StringIO(stdin))
-    finally:
-        sys.stderr = real_err
-    return code, out.getvalue(), err.getvalue()
-
-
 # -- moto's server as the AWS side ----------------------------------------------------------------
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 @pytest.fixture
 def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """Every client (the CLI's botocore, boto3 here, the AWS CLI) talks to moto and to nothing else."""

@@ -27,17 +27,18 @@ from fakes import Issuer, S3Front, Sts
 from opentofu import tofu_binary
 
 ONE_FAMILY = pytest.mark.parametrize("issuer", ["azure-devops"], indirect=True)
-# The README's three accounts: the main role, `shared` (a direct profile), `prod` (a chained one).
+# The three accounts of docs/many-accounts.md: the main role, `shared` (a direct profile), `prod` (a chained one).
 ROLES = {"default": (ACCOUNT, ROLE_ARN), "shared": (DIRECT_ACCOUNT, DIRECT_ARN), "prod": (SPOKE_ACCOUNT, SPOKE_ARN)}
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+# The page that shows the S3 backend block (many accounts: state through a profile).
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "many-accounts.md"
 
 
 def readme_backend(bucket: str, profile: str, s3: str, sts: str) -> str:
-    """The README's S3 backend block (many accounts: state through a profile), pointed at this bucket and
+    """The S3 backend block of docs/many-accounts.md (state through a profile), pointed at this bucket and
     profile and at the stand-ins' endpoints (moto serves buckets by path), plus one resource whose state
     it stores."""
-    blocks = re.findall(r"```hcl\n(.*?)```", README.read_text(encoding="utf-8"), re.DOTALL)
+    blocks = re.findall(r"```hcl\n(.*?)```", PAGE.read_text(encoding="utf-8"), re.DOTALL)
     block = next(b for b in blocks if 'backend "s3"' in b)
     block = re.sub(r'bucket\s*=\s*"[^"]*"', f'bucket = "{bucket}"', block)
     block = re.sub(r'profile\s*=\s*"[^"]*"', f'profile = "{profile}"', block)
@@ -98,7 +99,7 @@ def launch(issuer: Issuer, sts: Sts, task_dir: Path, temp: Path, refreshing: boo
 def later_step_env(run: Run, issuer: Issuer, home: Path, refreshing: bool) -> dict[str, str]:
     """A script step after the task: the plain job variables only (AWS_CONFIG_FILE,
     AWS_SHARED_CREDENTIALS_FILE, AWS_REGION...), no secret mapped; with refreshing profiles the job access
-    token mapped as the README says (env: SYSTEM_ACCESSTOKEN: $(System.AccessToken))."""
+    token mapped as docs/long-running-jobs.md says (env: SYSTEM_ACCESSTOKEN: $(System.AccessToken))."""
     home.mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TF_", "SYSTEM_"))}
     env.update({k: v for k, v in run.view.variables.items() if k not in SECRET_NAMES})
