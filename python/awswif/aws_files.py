@@ -1,5 +1,6 @@
-"""The AWS shared credentials and config files of a run with profiles, as the AWS CLI, the SDKs and
-Terraform read them (AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE). They live in a fresh directory
+"""The AWS shared credentials and config files a run writes for later steps, as the AWS CLI, the SDKs
+and Terraform read them (AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE): with profiles both, with
+credentialsFile alone only the credentials file. They live in a fresh directory
 under the job's temporary folder: the directory 0700, the files 0600, nothing written through a
 symbolic link, nothing left behind when writing fails. The post-job step (task/post.js) deletes
 the directory.
@@ -22,7 +23,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 from .errors import UserError
-from .policies import ascii_form
 from .profiles import CHAINED
 from .sts import AwsCredentials
 
@@ -55,29 +55,30 @@ class RunFiles:
 
 def file_profiles(inputs: TaskInputs, sessions: Sequence[Session]) -> list[FileProfile]:
     """One profile per session, each with the record of how it was made (no secret in it)."""
-    common = {
-        "session_name": inputs.session_name,
-        "region": inputs.region,
-        "connection_id": inputs.connection_id,
-        "oidc_request_uri": inputs.oidc_request_uri,
-        "collection_id": inputs.collection_id or "",
-        "sts_endpoint": inputs.sts_endpoint or "",
-        # The refresh sends the job access token only where the task did (destinations.py).
-        "token_endpoint_hosts": ",".join(inputs.token_endpoint_hosts),
-        "retry_max_attempts": str(inputs.retry_max_attempts),
-    }
+    from .profile_record import ProfileRecord
+
     result = []
     for session in sessions:
         profile = session.profile
-        record = {"role_arn": profile.role_arn, "duration_seconds": str(profile.duration_seconds), **common,
-                  "kind": profile.kind}
-        if profile.kind == CHAINED:
-            record["source_profile"] = MAIN_PROFILE
-        if profile.name == MAIN_PROFILE and inputs.plan.policies.inline:
-            record["session_policy"] = ascii_form(inputs.plan.policies.inline)
-        if profile.name == MAIN_PROFILE and inputs.plan.policies.arns:
-            record["policy_arns"] = ",".join(inputs.plan.policies.arns)
-        result.append(FileProfile(profile.name, inputs.region, session.credentials, record))
+        main = profile.name == MAIN_PROFILE
+        record = ProfileRecord(
+            name=profile.name,
+            role_arn=profile.role_arn,
+            session_name=inputs.session_name,
+            duration_seconds=profile.duration_seconds,
+            region=inputs.region,
+            connection_id=inputs.connection_id,
+            oidc_request_uri=inputs.oidc_request_uri,
+            collection_id=inputs.collection_id,
+            sts_endpoint=inputs.sts_endpoint,
+            kind=profile.kind,
+            token_endpoint_hosts=inputs.token_endpoint_hosts,
+            retry_max_attempts=inputs.retry_max_attempts,
+            source_profile=MAIN_PROFILE if profile.kind == CHAINED else None,
+            session_policy=inputs.plan.policies.inline if main else None,
+            policy_arns=inputs.plan.policies.arns if main else (),
+        )
+        result.append(FileProfile(profile.name, inputs.region, session.credentials, record.fields()))
     return result
 
 
@@ -98,6 +99,20 @@ def write_run_files(temp_directory: str, profiles: Sequence[FileProfile],
         shutil.rmtree(directory, ignore_errors=True)
         raise
     return files
+
+
+def write_credentials_file(temp_directory: str, credentials: AwsCredentials) -> Path:
+    """credentialsFile: true without profiles: the shared-credentials file alone (profile default), in a
+    run directory of its own, so two steps (two accounts) in one job keep their own files."""
+    directory = new_run_directory(temp_directory, _refuse_credentials_file)
+    path = directory / "credentials"
+    try:
+        write_private_file(path, credentials_text([FileProfile(MAIN_PROFILE, "", credentials)]),
+                           _refuse_credentials_file)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    return path
 
 
 def new_run_directory(temp_directory: str, refuse: Optional[Callable[[Path, str], UserError]] = None) -> Path:
@@ -162,13 +177,13 @@ def _text(ini: configparser.RawConfigParser) -> str:
     return out.getvalue()
 
 
-def write_private_file(path: Path, content: str) -> None:
+def write_private_file(path: Path, content: str, refuse: Optional[Callable[[Path, str], UserError]] = None) -> None:
     """Create the file readable by this user only; refuse anything already there, including a link."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
     try:
         descriptor = os.open(path, flags, 0o600)
     except OSError as exc:
-        raise _refuse(path, exc.strerror or str(exc)) from None
+        raise (refuse or _refuse)(path, exc.strerror or str(exc)) from None
     # ASCII: every SDK reads it, whatever the locale (values are checked or escaped to ASCII before).
     with os.fdopen(descriptor, "w", encoding="ascii", newline="\n") as handle:
         handle.write(content)
@@ -200,6 +215,13 @@ def _is_link(path: Path) -> bool:
 
 
 _REPARSE_POINT = 0x400  # FILE_ATTRIBUTE_REPARSE_POINT (stat.FILE_ATTRIBUTE_REPARSE_POINT exists on Windows only)
+
+
+def _refuse_credentials_file(path: Path, why: str) -> UserError:
+    return UserError(
+        f"The credentials file cannot be written at {path}: {why}.",
+        "Something else on this agent prepared that path; remove it (or turn off credentialsFile) and re-run.",
+    )
 
 
 def _refuse(path: Path, why: str) -> UserError:

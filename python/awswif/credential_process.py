@@ -10,7 +10,6 @@ one line on stderr (the SDK shows it in its own error) and exit code 1, with not
 
 from __future__ import annotations
 
-import configparser
 import contextlib
 import io
 import json
@@ -18,7 +17,6 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Optional, TextIO
 
@@ -28,14 +26,14 @@ from . import oidc, sts
 from .agent import Agent
 from .background import Background
 from .credential_line import ENTRY_SCRIPT, check_command_line, code_dir, command_line  # noqa: F401  (its API)
-from .destinations import checked_token_endpoint, checked_url, host_list
+from .destinations import checked_token_endpoint, checked_url
 from .errors import UserError
-from .inputs import GUID, ROLE_ARN
+from .inputs import GUID
 from .network import Network, read_network
-from .policies import sent_form
+from .profile_record import ProfileRecord, read_record
 from .profiles import CHAINED, WEB_IDENTITY
 from .redaction import redact, remember
-from .retry import MAX_ATTEMPTS_DEFAULT, Deadline
+from .retry import Deadline
 
 # As in the task (task.py): the claim checks (PyJWT) load on the background thread while the token
 # request is in flight, after the AWS client; the diagnosis only when STS refuses.
@@ -44,110 +42,9 @@ if TYPE_CHECKING:
 
 COMMAND = "credential-process"
 USAGE = f"Usage: awswif {COMMAND} --profile NAME --config FILE."
-RECORD_PREFIX = "awswif "
 # The AWS SDK for Go (Terraform) kills a credential process after one minute; retries stop before.
 DEADLINE_SECONDS = 45
 ENV_LINE = "env: SYSTEM_ACCESSTOKEN: $(System.AccessToken)"
-KINDS = (WEB_IDENTITY, CHAINED)
-
-
-@dataclass(frozen=True)
-class ProfileRecord:
-    """What the task recorded for one profile: everything a refresh needs, and no secret."""
-
-    name: str
-    role_arn: str
-    session_name: str
-    duration_seconds: int
-    region: str
-    connection_id: str
-    oidc_request_uri: str
-    collection_id: Optional[str]
-    sts_endpoint: Optional[str]
-    kind: str = WEB_IDENTITY
-    token_endpoint_hosts: tuple[str, ...] = field(default=())
-    retry_max_attempts: int = MAX_ATTEMPTS_DEFAULT
-    source_profile: Optional[str] = None
-    session_policy: Optional[str] = None
-    policy_arns: tuple[str, ...] = field(default=())
-
-    @property
-    def account_id(self) -> str:
-        return self.role_arn.split(":")[4]
-
-
-# -- the record the task wrote ---------------------------------------------------------------------
-def read_record(config_file: str, profile: str) -> ProfileRecord:
-    # As aws_files writes it: no interpolation (a session policy may hold %), "=" the only delimiter.
-    parser = configparser.RawConfigParser(interpolation=None, delimiters=("=",), default_section="awswif-no-defaults")
-    try:
-        with open(config_file, encoding="utf-8") as handle:
-            parser.read_file(handle)
-    except FileNotFoundError:
-        raise UserError(
-            f"The AWS config file {config_file} no longer exists.",
-            "It lives only while the job that wrote it runs: use the profile in a later step of the same "
-            "job, after the AwsWifAssume@1 step with refreshingProfiles: true.",
-        ) from None
-    except (OSError, UnicodeDecodeError, configparser.Error) as exc:
-        raise UserError(f"The AWS config file {config_file} cannot be read ({exc}).",
-                        "Re-run the AwsWifAssume@1 step that wrote it.") from None
-    section = RECORD_PREFIX + profile
-    if not parser.has_section(section):
-        raise UserError(f"The AWS config file {config_file} has no [{section}] record.",
-                        "Use a profile the AwsWifAssume@1 step wrote (default, or one of its profiles).")
-
-    def value(key: str, required: bool = True) -> str:
-        found = parser.get(section, key, fallback="").strip()
-        if required and not found:
-            raise UserError(f"The [{section}] record in {config_file} has no {key}.",
-                            "Re-run the AwsWifAssume@1 step that wrote it; do not edit the file.")
-        return found
-
-    kind = value("kind", required=False) or WEB_IDENTITY
-    if kind not in KINDS:
-        raise UserError(f"The [{section}] record in {config_file} has an unknown kind '{kind}'.",
-                        "Use the same AwsWifAssume@1 version in the step that wrote it.")
-    def number(key: str, default: Optional[int] = None) -> int:
-        raw = value(key, required=default is None)
-        try:
-            return int(raw) if raw else int(default or 0)
-        except ValueError:
-            raise UserError(f"The [{section}] record in {config_file} has a {key} that is not a number.",
-                            "Re-run the AwsWifAssume@1 step that wrote it; do not edit the file.") from None
-
-    duration = number("duration_seconds")
-    role_arn = value("role_arn")
-    if not ROLE_ARN.match(role_arn):
-        raise UserError(f"The [{section}] record in {config_file} has a role_arn that is not an IAM role ARN.",
-                        "Re-run the AwsWifAssume@1 step that wrote it; do not edit the file.")
-    return ProfileRecord(
-        name=profile,
-        role_arn=role_arn,
-        session_name=value("session_name"),
-        duration_seconds=duration,
-        region=value("region"),
-        connection_id=value("connection_id", required=kind == WEB_IDENTITY),
-        oidc_request_uri=value("oidc_request_uri", required=False),
-        collection_id=value("collection_id", required=False) or None,
-        sts_endpoint=value("sts_endpoint", required=False) or None,
-        kind=kind,
-        source_profile=value("source_profile", required=kind == CHAINED) or None,
-        session_policy=_policy(value("session_policy", required=False), section, config_file),
-        policy_arns=tuple(a.strip() for a in value("policy_arns", required=False).split(",") if a.strip()),
-        token_endpoint_hosts=host_list(value("token_endpoint_hosts", required=False)),
-        retry_max_attempts=number("retry_max_attempts", MAX_ATTEMPTS_DEFAULT),
-    )
-
-
-def _policy(text: str, section: str, config_file: str) -> Optional[str]:
-    if not text:
-        return None
-    try:
-        return sent_form(text)
-    except ValueError:
-        raise UserError(f"The [{section}] record in {config_file} has a session_policy that is not JSON.",
-                        "Re-run the AwsWifAssume@1 step that wrote it; do not edit the file.") from None
 
 
 # -- a refresh ---------------------------------------------------------------------------------------

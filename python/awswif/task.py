@@ -226,10 +226,9 @@ def export(agent: Agent, inputs: TaskInputs, sessions: list[Session]) -> None:
         variables.append(("AWS_SHARED_CREDENTIALS_FILE", str(files.credentials), False))
         variables.append(("AWS_CONFIG_FILE", str(files.config), False))
     elif inputs.credentials_folder:
-        from .credentials_file import write_credentials_file
+        from .aws_files import write_credentials_file
 
-        path = write_credentials_file(inputs.credentials_folder, credentials.access_key_id,
-                                      credentials.secret_access_key, credentials.session_token)
+        path = write_credentials_file(inputs.credentials_folder, credentials)
         # The post-job step deletes the file's directory, as it does the profiles' files.
         agent.set_task_variable("AWSWIF_FILES_DIRECTORY", str(path.parent))
         variables.append(("AWS_SHARED_CREDENTIALS_FILE", str(path), False))
