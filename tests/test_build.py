@@ -218,7 +218,7 @@ def test_bytecode_for_two_interpreters_rebuilds_byte_identical(tmp_path: Path) -
 def test_bytecode_is_unchecked_hash_for_the_running_interpreter(vsix_task_dir: Path) -> None:
     """PEP 552 header: flags 0b01 (hash-based, source never checked), then the source's hash."""
     lib = vsix_task_dir / "lib"
-    expected = {p.relative_to(lib).as_posix() for p in (lib / "awswif").glob("*.py")}
+    expected = {p.relative_to(lib).as_posix() for p in (lib / "awswif").rglob("*.py")}
     for name in imports.read_module_list():
         base = lib.joinpath(*name.split("."))
         expected.add((base.with_suffix(".py") if base.with_suffix(".py").exists() else base / "__init__.py")

@@ -29,8 +29,8 @@ import yaml
 from botocore.exceptions import ClientError
 from test_cli import awswif
 
-from awswif import aws_access
 from awswif.agent import Agent
+from awswif.cli import aws_access
 from awswif.inputs import ROLE_ARN
 from awswif.profiles import read_plan
 

@@ -34,7 +34,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         return cli.main(args)
     except ModuleNotFoundError as exc:
         # A checkout run as `python3 -m awswif` before `pip install ./python`: say that, not a traceback.
-        from .dependencies import missing_dependency
+        from .cli.dependencies import missing_dependency
 
         message = missing_dependency(exc, args[0] if args else "")
         if message is None:

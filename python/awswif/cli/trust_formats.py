@@ -11,10 +11,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional, TypeVar
 
-from .errors import UserError
+from ..errors import UserError
+from ..trust import AUDIENCE, condition, provider_arn, provider_host
 from .guardrails import Guardrails, role_arn
 from .owned_trust import HUB_ROLE_SID, WEB_IDENTITY_SID, hub_actions, hub_statement, policy, web_identity_statement
-from .trust import AUDIENCE, condition, provider_arn, provider_host
 
 FORMATS = ("json", "cloudformation", "terraform")
 S = TypeVar("S")

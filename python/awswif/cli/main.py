@@ -20,14 +20,14 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any, Optional, TextIO, Union
 
-from .agent import neutralize
-from .connection import AWS, AZURE_RM
+from ..agent import neutralize
+from ..connection import AWS, AZURE_RM
+from ..errors import UserError
+from ..inputs import ROLE_ARN
+from ..trust import azure_devops_issuer, azure_devops_subject, entra_issuer
 from .connection_import import ImportedConnection, issuer_and_subjects, read_connection
-from .errors import UserError
 from .guardrails import Guardrails, check_policy_arn, policy_account, policy_in_account, read_guardrails
-from .inputs import ROLE_ARN
 from .target_accounts import Target, check_organizational_unit, from_file, from_list
-from .trust import azure_devops_issuer, azure_devops_subject, entra_issuer
 from .trust_formats import FORMATS, ChainedSpec, TrustSpec, hub_role_policy, render, render_chained
 
 _ENTRA_SUBJECT = re.compile(r"/sc/[0-9a-fA-F-]{36}/[0-9a-fA-F-]{36}$")

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Optional, TextIO
 
-from .connection import ENDPOINT_TYPE as AWS_ENDPOINT_TYPE
-from .errors import UserError
-from .trust import azure_devops_issuer, azure_devops_subject, entra_issuer
+from ..connection import ENDPOINT_TYPE as AWS_ENDPOINT_TYPE
+from ..errors import UserError
+from ..trust import azure_devops_issuer, azure_devops_subject, entra_issuer
 
 _ADO_ISSUER = re.compile(r"^https://vstoken\.dev\.azure\.com/(?P<id>[^/]+)/?$")
 _ENTRA_ISSUER = re.compile(r"^https://login\.microsoftonline\.com/(?P<id>[^/]+)/v2\.0/?$")

@@ -21,7 +21,7 @@ def missing_dependency(exc: ModuleNotFoundError, command: str) -> Optional[str]:
     root = (exc.name or "").partition(".")[0]
     if root not in _DISTRIBUTIONS:
         return None
-    source = Path(__file__).resolve().parents[1]  # python/, which holds pyproject.toml
+    source = Path(__file__).resolve().parents[2]  # python/, which holds pyproject.toml
     return (f"awswif: error: `awswif {command}` needs the {_DISTRIBUTIONS[root]} package, which this Python "
             f"({sys.executable}) does not have. Install awswif with its dependencies from the checkout's root: "
             f"pip install ./python (exactly: {sys.executable} -m pip install {source}).")

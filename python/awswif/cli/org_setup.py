@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from ..errors import UserError
 from .aws_setup import Plan, Spec, setup
-from .errors import UserError
 from .target_accounts import Target
 from .trust_formats import ChainedSpec, hub_role_policy
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Optional
 
-from .errors import UserError
+from ..errors import UserError
 
 # IAM API reference: policy ARNs name an AWS managed policy (account "aws") or one of an account's own.
 POLICY_ARN = re.compile(r"^arn:(?P<partition>aws|aws-cn|aws-us-gov):iam::(?P<account>\d{12}|aws):policy/"

@@ -9,7 +9,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from .trust import chained_trust_statement, trust_policy
+from ..trust import chained_trust_statement, trust_policy
 
 WEB_IDENTITY_SID = "AwsWifWebIdentity"
 HUB_ROLE_SID = "AwsWifHubRole"

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import UserError
+from ..errors import UserError
 
 ACCOUNT_ID = re.compile(r"^\d{12}$", re.ASCII)
 # The profile names the task accepts (profiles.PROFILE_NAME).

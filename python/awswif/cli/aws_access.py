@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Optional
 
-from .errors import UserError
+from ..errors import UserError
 
 SESSION_NAME = "awswif-setup"
 

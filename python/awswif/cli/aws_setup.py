@@ -15,10 +15,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
+from ..errors import UserError
+from ..trust import AUDIENCE, provider_arn
 from . import owned_trust
-from .errors import UserError
 from .guardrails import Guardrails, policy_account, role_arn
-from .trust import AUDIENCE, provider_arn
 from .trust_formats import ChainedSpec, TrustSpec, chained_description
 
 Spec = Union[TrustSpec, ChainedSpec]

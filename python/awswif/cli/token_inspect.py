@@ -7,9 +7,9 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from .claims import decode, issuer_family, read_claims
-from .errors import UserError
-from .trust import AUDIENCE, condition, provider_host
+from ..claims import decode, issuer_family, read_claims
+from ..errors import UserError
+from ..trust import AUDIENCE, condition, provider_host
 
 
 def _when(value: Any) -> str:

@@ -13,10 +13,10 @@ import shlex
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import UserError
+from ..errors import UserError
+from ..trust import AUDIENCE
 from .guardrails import POLICY_ARN
 from .owned_trust import HUB_ROLE_SID, WEB_IDENTITY_SID
-from .trust import AUDIENCE
 from .trust_formats import ChainedSpec, TrustSpec, cfn_role_properties, cfn_tags, chained_description
 
 # The parameters' patterns are checked again when a StackSet operation overrides them.
