@@ -10,7 +10,7 @@ it names this Python and this task folder as this step sees them."""
 from __future__ import annotations
 
 import sys
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import PurePosixPath, PureWindowsPath
 
 from .agent import Agent
 from .errors import UserError
@@ -24,11 +24,6 @@ def in_job_container(code_dir: str, platform: str = sys.platform) -> bool:
     if platform == "win32":
         return _WINDOWS_WORK in PureWindowsPath(code_dir.lower()).parents
     return _LINUX_WORK in PurePosixPath(code_dir).parents
-
-
-def code_dir() -> str:
-    """The folder of the awswif package, as this step sees it (a container path inside the container)."""
-    return str(Path(__file__).resolve().parent.parent)
 
 
 def check_refreshing_profiles(agent: Agent, code_dir: str) -> None:

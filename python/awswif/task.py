@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import requests
 
-from . import job_shape, oidc, sts
+from . import oidc, sts
 from .agent import Agent
 from .background import Background
 from .connection import AZURE_RM
@@ -69,9 +69,10 @@ def main(agent: Agent, version: str) -> int:
 def run(agent: Agent, version: str) -> None:
     inputs = read_inputs(agent)
     if inputs.plan.refreshing:
-        from .credential_line import check_command_line
+        from . import job_shape
+        from .credential_line import check_command_line, code_dir
 
-        job_shape.check_refreshing_profiles(agent, job_shape.code_dir())
+        job_shape.check_refreshing_profiles(agent, code_dir())
         check_command_line(inputs.plan.files_folder)
     agent.log(inputs.connection.describe())
     network = read_network(agent)
