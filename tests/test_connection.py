@@ -26,7 +26,8 @@ from awswif.agent import Agent
 from awswif.cli import main as cli_main
 from awswif.connection import AWS, AZURE_RM, CONNECTION_FIELDS, ENDPOINT_TYPE, read_connection
 from awswif.errors import UserError
-from awswif.inputs import REGION, ROLE_ARN, read_inputs
+from awswif.identifiers import REGION, RoleArn
+from awswif.inputs import read_inputs
 
 from agent_env import aws_endpoint, endpoint_environment
 from conftest import NODE, ROOT, Built
@@ -219,7 +220,7 @@ def browser_matches(pattern: str, samples: list[str]) -> list[bool]:
 def test_the_forms_patterns_accept_what_the_task_accepts() -> None:
     fields = {d["id"]: d for d in endpoint_type()["properties"]["inputDescriptors"]}
     role_pattern = fields["roleArn"]["validation"]["pattern"]
-    expected = [bool(ROLE_ARN.match(s)) and 20 <= len(s) <= 2048 and "\n" not in s for s in ROLE_SAMPLES]
+    expected = [RoleArn.parse(s) is not None and "\n" not in s for s in ROLE_SAMPLES]
     assert browser_matches(role_pattern, ROLE_SAMPLES) == expected
     assert True in expected and False in expected
     region_pattern = fields["region"]["validation"]["pattern"]

@@ -8,7 +8,8 @@ import pytest
 
 from awswif.agent import Agent
 from awswif.errors import UserError
-from awswif.inputs import SESSION_NAME, default_session_name, read_inputs
+from awswif.identifiers import SESSION_NAME
+from awswif.inputs import default_session_name, read_inputs
 
 GOOD = {
     "INPUT_SERVICECONNECTION": "5A1B2C3D-0000-4000-8000-000000000001",

@@ -31,7 +31,7 @@ from test_cli import awswif
 
 from awswif.agent import Agent
 from awswif.cli import aws_access
-from awswif.inputs import ROLE_ARN
+from awswif.identifiers import RoleArn
 from awswif.profiles import read_plan
 
 from conftest import ROOT
@@ -128,7 +128,9 @@ def task_plan(inputs: dict[str, str], tmp_path: Path) -> Any:
     """What the task makes of the pasted inputs: its own parser, with its own checks."""
     env = {f"INPUT_{k.upper()}": v for k, v in inputs.items() if k != "roleArn"}
     env["AGENT_TEMPDIRECTORY"] = str(tmp_path)
-    return read_plan(Agent(env, io.StringIO()), inputs["roleArn"], "aws", 3600, ROLE_ARN)
+    role = RoleArn.parse(inputs["roleArn"])
+    assert role, inputs["roleArn"]
+    return read_plan(Agent(env, io.StringIO()), role, 3600)
 
 
 # -- many accounts: web identity --------------------------------------------------------------------

@@ -11,6 +11,7 @@ from typing import Any, Optional
 import jwt
 
 from .errors import UserError
+from .identifiers import GUID_TEXT
 from .trust import AUDIENCE
 
 ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512")
@@ -18,13 +19,12 @@ ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512")
 EXPIRY_MARGIN_SECONDS = 30
 CLOCK_SKEW_SECONDS = 120
 
-_GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 AZURE_DEVOPS = "Azure DevOps"
 ENTRA = "Microsoft Entra"
 _ISSUERS = (
-    (AZURE_DEVOPS, re.compile(rf"^https://vstoken\.dev\.azure\.com/(?P<id>{_GUID})$")),
-    (ENTRA, re.compile(rf"^https://login\.microsoftonline\.(?:com|us)/(?P<id>{_GUID})/v2\.0$")),
-    (ENTRA, re.compile(rf"^https://login\.partner\.microsoftonline\.cn/(?P<id>{_GUID})/v2\.0$")),
+    (AZURE_DEVOPS, re.compile(rf"^https://vstoken\.dev\.azure\.com/(?P<id>{GUID_TEXT})$")),
+    (ENTRA, re.compile(rf"^https://login\.microsoftonline\.(?:com|us)/(?P<id>{GUID_TEXT})/v2\.0$")),
+    (ENTRA, re.compile(rf"^https://login\.partner\.microsoftonline\.cn/(?P<id>{GUID_TEXT})/v2\.0$")),
 )
 
 

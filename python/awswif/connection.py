@@ -14,11 +14,11 @@ request serves both):
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from .agent import Agent
 from .errors import UserError
+from .identifiers import GUID
 
 AZURE_RM = "azureRM"
 AWS = "aws"
@@ -36,7 +36,6 @@ CONNECTION_FIELDS = {
     "durationSeconds": ("durationSeconds", "Session duration (seconds)"),
 }
 
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 @dataclass(frozen=True)
@@ -115,7 +114,7 @@ def read_connection(agent: Agent) -> Connection:
             "identity federation (the agent passes its id to the task), or use connectionType: aws with "
             "awsConnection.",
         )
-    if not _GUID.match(value):
+    if not GUID.match(value):
         raise UserError(
             f"The {name} input is '{value}', not a service connection id.",
             f"Name the connection directly in the task ({name}: my-connection) so that Azure "

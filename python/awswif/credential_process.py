@@ -28,7 +28,7 @@ from .background import Background
 from .credential_line import ENTRY_SCRIPT, check_command_line, code_dir, command_line  # noqa: F401  (its API)
 from .destinations import checked_token_endpoint, checked_url
 from .errors import UserError
-from .inputs import GUID
+from .identifiers import GUID
 from .network import Network, read_network
 from .profile_record import ProfileRecord, read_record
 from .profiles import CHAINED, WEB_IDENTITY

@@ -7,6 +7,7 @@ import json
 from typing import TYPE_CHECKING
 
 from .errors import UserError
+from .identifiers import RoleArn
 from .sts import StsRefused
 from .trust import AUDIENCE, assume_permission_statement, chained_trust_statement, condition, provider_arn
 
@@ -15,7 +16,8 @@ if TYPE_CHECKING:
 
 
 def explain(refusal: StsRefused, claims: TokenClaims, role_arn: str, account_id: str, region: str) -> UserError:
-    partition = role_arn.split(":")[1]
+    role = RoleArn.parse(role_arn)
+    partition = role.partition if role else "aws"
     provider = provider_arn(account_id, claims.issuer, partition)
     token_facts = f"The token: iss={claims.issuer}, sub={claims.subject}, aud={claims.audience}."
     code, message = refusal.code, refusal.message
@@ -69,7 +71,8 @@ def explain(refusal: StsRefused, claims: TokenClaims, role_arn: str, account_id:
 def explain_chained(refusal: StsRefused, hub_role_arn: str, role_arn: str, region: str) -> UserError:
     """A spoke role refused the hub's session: the statement its trust policy needs, and the hub's side."""
     code, message = refusal.code, refusal.message
-    account_id = role_arn.split(":")[4]
+    spoke = RoleArn.parse(role_arn)
+    account_id = spoke.account if spoke else ""
     if code == "AccessDenied":
         trust = json.dumps(chained_trust_statement(hub_role_arn), indent=2)
         permission = json.dumps(assume_permission_statement([role_arn]), indent=2)

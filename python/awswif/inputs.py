@@ -17,19 +17,9 @@ from .destinations import (
     host_list,
 )
 from .errors import UserError
+from .identifiers import GUID, REGION, SESSION_NAME, SESSION_UNSAFE, RoleArn, region_in_partition
 from .profiles import Plan, read_plan
 from .retry import MAX_ATTEMPTS_DEFAULT
-
-GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-ROLE_ARN = re.compile(
-    r"^arn:(?P<partition>aws|aws-cn|aws-us-gov):iam::(?P<account>\d{12}):role/"
-    r"(?P<path>(?:[\x21-\x7e]+/)*)(?P<name>[\w+=,.@-]{1,64})$",
-    re.ASCII,
-)
-REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$")
-SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$", re.ASCII)
-_SESSION_UNSAFE = re.compile(r"[^\w+=,.@-]+", re.ASCII)
-_PARTITION_REGION_PREFIX = {"aws-cn": "cn-", "aws-us-gov": "us-gov-"}
 
 DURATION_MIN, DURATION_MAX, DURATION_DEFAULT = 900, 43200, 3600
 TIMEOUT_MIN, TIMEOUT_MAX, TIMEOUT_DEFAULT = 10, 3600, 180
@@ -62,22 +52,27 @@ class TaskInputs:
     # Hosts besides Azure DevOps Services' own that the job access token may be sent to.
     token_endpoint_hosts: tuple[str, ...] = ()
 
+    @property
+    def partition(self) -> str:
+        role = RoleArn.parse(self.role_arn)
+        return role.partition if role else "aws"
+
 
 def read_inputs(agent: Agent) -> TaskInputs:
     # The connection first: an AWS connection supplies roleArn, region and durationSeconds when the
     # task leaves them empty.
     connection = read_connection(agent)
     role = connection.setting(agent, "roleArn")
-    role_arn, account_id, partition = _role_arn(role.value, role)
+    role_arn = _role_arn(role.value, role)
     region_setting = connection.setting(agent, "region")
-    region = _region(region_setting.value, partition, region_setting)
+    region = _region(region_setting.value, role_arn.partition, region_setting)
     duration_seconds = _int_input(agent, "durationSeconds", DURATION_DEFAULT, DURATION_MIN, DURATION_MAX,
                                   connection.setting(agent, "durationSeconds"))
     token_hosts = _token_endpoint_hosts(agent)
     return TaskInputs(
         connection_id=connection.id,
-        role_arn=role_arn,
-        account_id=account_id,
+        role_arn=role_arn.text,
+        account_id=role_arn.account,
         region=region,
         session_name=_session_name(agent),
         duration_seconds=duration_seconds,
@@ -89,20 +84,20 @@ def read_inputs(agent: Agent) -> TaskInputs:
         credentials_folder=_credentials_folder(agent),
         output_credentials=_boolean_input(agent, "outputCredentials"),
         connection=connection,
-        plan=read_plan(agent, role_arn, partition, duration_seconds, ROLE_ARN),
+        plan=read_plan(agent, role_arn, duration_seconds),
         retry_max_attempts=_int_input(agent, "retryMaxAttempts", MAX_ATTEMPTS_DEFAULT, ATTEMPTS_MIN, ATTEMPTS_MAX,
                                       unit="attempts"),
         token_endpoint_hosts=token_hosts,
     )
 
 
-def _role_arn(value: str, setting: Optional[Setting] = None) -> tuple[str, str, str]:
+def _role_arn(value: str, setting: Optional[Setting] = None) -> RoleArn:
     setting = setting or Setting("roleArn", value)
     if not value:
         raise setting.empty("the IAM role to assume", "arn:aws:iam::123456789012:role/deploy")
-    match = ROLE_ARN.match(value)
-    if match and 20 <= len(value) <= 2048:
-        return value, match["account"], match["partition"]
+    role = RoleArn.parse(value)
+    if role:
+        return role
     hint = "It must look like arn:aws:iam::123456789012:role/name (partitions aws, aws-cn, aws-us-gov; " \
         "a 12-digit account id; an optional /path/)."
     if ":assumed-role/" in value or value.startswith("arn:aws:sts:"):
@@ -123,11 +118,7 @@ def _region(value: str, partition: str, setting: Optional[Setting] = None) -> st
             f"The {setting.source} '{value}' is not an AWS region code.",
             "Use a code such as eu-west-1, us-east-2 or ap-southeast-2 (lower case, no spaces).",
         )
-    prefix = _PARTITION_REGION_PREFIX.get(partition)
-    in_partition = value.startswith(prefix) if prefix else not any(
-        value.startswith(p) for p in _PARTITION_REGION_PREFIX.values()
-    )
-    if not in_partition:
+    if not region_in_partition(value, partition):
         raise UserError(
             f"The region '{value}' (from the {setting.source}) is not in the role's partition '{partition}'.",
             "Use a region of the role's partition (aws-cn: cn-*, aws-us-gov: us-gov-*, aws: the others).",
@@ -153,9 +144,9 @@ def _session_name(agent: Agent) -> str:
 def default_session_name(project: str, run_id: str) -> str:
     """``azp-<project>-<run id>``: CloudTrail then shows which pipeline run acted. The run id is
     kept whole; the project is shortened to fit the 64-character limit."""
-    run = _SESSION_UNSAFE.sub("-", run_id).strip("-")[:20]
+    run = SESSION_UNSAFE.sub("-", run_id).strip("-")[:20]
     room = 64 - len("azp-") - (len(run) + 1 if run else 0)
-    proj = _SESSION_UNSAFE.sub("-", project).strip("-")[:room].strip("-")
+    proj = SESSION_UNSAFE.sub("-", project).strip("-")[:room].strip("-")
     return "-".join(p for p in ("azp", proj, run) if p)
 
 

@@ -5,12 +5,12 @@ typo fails the step with the line to fix rather than an STS error later."""
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Optional
 
 from .agent import Agent
 from .errors import UserError
+from .identifiers import POLICY_ARN
 
 # STS API reference, AssumeRoleWithWebIdentity/AssumeRole, Policy: "Length Constraints: Minimum
 # length of 1. Maximum length of 2048"; characters \u0009, \u000A, \u000D and \u0020-\u00FF.
@@ -19,8 +19,6 @@ POLICY_MAX_CHARS = 2048
 POLICY_ARNS_MAX = 10
 # "The policies must exist in the same account as the role" (or be AWS managed: account "aws").
 _EXAMPLE = 'Give an IAM policy document, e.g. {"Version": "2012-10-17", "Statement": [...]}.'
-_POLICY_ARN = re.compile(r"^arn:(?P<partition>aws|aws-cn|aws-us-gov):iam::(?P<account>\d{12}|aws):policy/"
-                         r"(?:[\x21-\x7e]+/)*[\w+=,.@-]{1,128}$", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -80,7 +78,7 @@ def _arns(value: str, partition: str, account_id: str) -> tuple[str, ...]:
                 if line.strip() and not line.strip().startswith("#")]
     for number, arn in numbered:
         where = f"The managedSessionPolicies input, line {number} ('{arn}')"
-        match = _POLICY_ARN.match(arn)
+        match = POLICY_ARN.match(arn)
         if not match or len(arn) > 2048:
             raise UserError(f"{where} is not a managed policy ARN.",
                             "Use one ARN a line, e.g. arn:aws:iam::aws:policy/ReadOnlyAccess.")

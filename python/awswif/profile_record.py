@@ -10,7 +10,7 @@ from typing import Optional
 
 from .destinations import host_list
 from .errors import UserError
-from .inputs import ROLE_ARN
+from .identifiers import RoleArn
 from .policies import ascii_form, sent_form
 from .profiles import CHAINED, WEB_IDENTITY
 from .retry import MAX_ATTEMPTS_DEFAULT
@@ -65,7 +65,8 @@ class ProfileRecord:
 
     @property
     def account_id(self) -> str:
-        return self.role_arn.split(":")[4]
+        role = RoleArn.parse(self.role_arn)
+        return role.account if role else ""
 
 
 # -- the record the task wrote ---------------------------------------------------------------------
@@ -110,7 +111,7 @@ def read_record(config_file: str, profile: str) -> ProfileRecord:
 
     duration = number("duration_seconds")
     role_arn = value("role_arn")
-    if not ROLE_ARN.match(role_arn):
+    if not RoleArn.parse(role_arn):
         raise UserError(f"The [{section}] record in {config_file} has a role_arn that is not an IAM role ARN.",
                         "Re-run the AwsWifAssume@1 step that wrote it; do not edit the file.")
     return ProfileRecord(

@@ -10,11 +10,9 @@ from typing import Optional
 
 from .agent import Agent
 from .errors import UserError
+from .identifiers import ACCOUNT_ID, PROFILE_NAME, RoleArn
 from .policies import SessionPolicies, read_session_policies
 
-# Profile names as the AWS CLI, the SDKs and Terraform accept them in a config section header.
-PROFILE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$", re.ASCII)
-ACCOUNT_ID = re.compile(r"^\d{12}$", re.ASCII)
 MAIN_PROFILE = "default"
 WEB_IDENTITY, CHAINED = "web-identity", "chained"
 # "Role chaining limits your AWS CLI or AWS API role session to a maximum of one hour"
@@ -57,11 +55,10 @@ class Plan:
         return tuple(p for p in self.profiles if p.kind == CHAINED)
 
 
-def read_plan(agent: Agent, main_role_arn: str, partition: str, duration_seconds: int,
-              role_pattern: re.Pattern[str]) -> Plan:
+def read_plan(agent: Agent, main_role: RoleArn, duration_seconds: int) -> Plan:
     """The inputs profiles, chainedProfiles, sessionPolicy, managedSessionPolicies,
     allowedAccountIds and verifyCredentials, checked against the main role."""
-    main_account = main_role_arn.split(":")[4]
+    main_role_arn, main_account, partition = main_role.text, main_role.account, main_role.partition
     profiles: list[Profile] = []
     seen: dict[str, str] = {MAIN_PROFILE: "the main role (roleArn)"}
     for input_name, kind, duration in (
@@ -71,7 +68,8 @@ def read_plan(agent: Agent, main_role_arn: str, partition: str, duration_seconds
         roles: dict[str, str] = {main_role_arn: "roleArn"} if kind == WEB_IDENTITY else {}
         for number, line in _lines(agent.input(input_name)):
             where = f"The {input_name} input, line {number} ('{line}')"
-            name, arn = _profile_line(where, line, role_pattern, partition)
+            name, role = _profile_line(where, line, partition)
+            arn = role.text
             key = name.lower()
             if key in seen:
                 raise UserError(f"{where}: the profile name '{name}' is already used by {seen[key]}.",
@@ -82,7 +80,7 @@ def read_plan(agent: Agent, main_role_arn: str, partition: str, duration_seconds
                                 "Assume each role once and use that profile.")
             seen[key] = f"{input_name} line {number}"
             roles[arn] = f"{input_name} line {number}"
-            profiles.append(Profile(name, arn, arn.split(":")[4], kind, duration))
+            profiles.append(Profile(name, arn, role.account, kind, duration))
     refreshing = _boolean(agent, "refreshingProfiles")
     plan = Plan(
         profiles=tuple(profiles),
@@ -102,7 +100,7 @@ def _lines(value: str) -> list[tuple[int, str]]:
             if line.strip() and not line.strip().startswith("#")]
 
 
-def _profile_line(where: str, line: str, role_pattern: re.Pattern[str], partition: str) -> tuple[str, str]:
+def _profile_line(where: str, line: str, partition: str) -> tuple[str, RoleArn]:
     name, sep, arn = line.partition("=")
     name, arn = name.strip(), arn.strip()
     if not sep or not name or not arn:
@@ -114,14 +112,14 @@ def _profile_line(where: str, line: str, role_pattern: re.Pattern[str], partitio
     if name.lower() == MAIN_PROFILE:
         raise UserError(f"{where}: 'default' is the main role's profile.",
                         "Give this role another name; roleArn is the default profile.")
-    match = role_pattern.match(arn)
-    if not match or not 20 <= len(arn) <= 2048:
+    role = RoleArn.parse(arn)
+    if not role:
         raise UserError(f"{where}: '{arn}' is not an IAM role ARN.",
                         "It must look like arn:aws:iam::123456789012:role/name.")
-    if match["partition"] != partition:
-        raise UserError(f"{where}: the role is in partition '{match['partition']}', the main role in '{partition}'.",
+    if role.partition != partition:
+        raise UserError(f"{where}: the role is in partition '{role.partition}', the main role in '{partition}'.",
                         "One step serves one partition (one STS endpoint): use another step for the other one.")
-    return name, arn
+    return name, role
 
 
 def _allowed_accounts(value: str) -> tuple[str, ...]:

@@ -189,7 +189,7 @@ def _issuer_advice(agent: Agent, inputs: TaskInputs, claims: TokenClaims) -> Non
             "and the role must trust the connection's new subject (see 'awswif trust-policy')."
         )
     if agent.debug:
-        policy = trust_policy(inputs.account_id, claims.issuer, [claims.subject], inputs.role_arn.split(":")[1])
+        policy = trust_policy(inputs.account_id, claims.issuer, [claims.subject], inputs.partition)
         agent.log("Trust policy that admits this token:\n" + json.dumps(policy, indent=2))
 
 

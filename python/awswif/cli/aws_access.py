@@ -8,6 +8,7 @@ import threading
 from typing import Any, Optional
 
 from ..errors import UserError
+from ..identifiers import partition_of
 
 SESSION_NAME = "awswif-setup"
 
@@ -20,7 +21,7 @@ class Caller:
         self.region = region
         self.account_id = identity["Account"]
         self.arn = identity["Arn"]
-        self.partition = identity["Arn"].split(":")[1]
+        self.partition = partition_of(identity["Arn"])
         # botocore clients may be shared by threads, but creating them from one session may not.
         self._lock = threading.Lock()
         self._iam: Any = None

@@ -11,10 +11,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..errors import UserError
+from ..identifiers import POLICY_ARN
 
-# IAM API reference: policy ARNs name an AWS managed policy (account "aws") or one of an account's own.
-POLICY_ARN = re.compile(r"^arn:(?P<partition>aws|aws-cn|aws-us-gov):iam::(?P<account>\d{12}|aws):policy/"
-                        r"(?P<path>(?:[\x21-\x7e]+/)*)(?P<name>[\w+=,.@-]{1,128})$", re.ASCII)
 # CreateRole, Path: "/" alone, or "/" + printable ASCII + "/", at most 512 characters.
 _ROLE_PATH = re.compile(r"^/(?:[\x21-\x7e]*/)?$", re.ASCII)
 # IAM tags: keys 1-128 and values 0-256 characters of letters, digits, spaces and _.:/=+-@;

@@ -23,7 +23,7 @@ from typing import Any, Optional, TextIO, Union
 from ..agent import neutralize
 from ..connection import AWS, AZURE_RM
 from ..errors import UserError
-from ..inputs import ROLE_ARN
+from ..identifiers import ROLE_NAME, RoleArn
 from ..trust import azure_devops_issuer, azure_devops_subject, entra_issuer
 from .connection_import import ImportedConnection, issuer_and_subjects, read_connection
 from .guardrails import Guardrails, check_policy_arn, policy_account, policy_in_account, read_guardrails
@@ -31,7 +31,6 @@ from .target_accounts import Target, check_organizational_unit, from_file, from_
 from .trust_formats import FORMATS, ChainedSpec, TrustSpec, hub_role_policy, render, render_chained
 
 _ENTRA_SUBJECT = re.compile(r"/sc/[0-9a-fA-F-]{36}/[0-9a-fA-F-]{36}$")
-_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$", re.ASCII)
 STACKSET = "stackset"
 # Accounts set up at once: each makes a handful of IAM calls, and IAM throttles a caller beyond ~a few dozen.
 PARALLEL_DEFAULT, PARALLEL_MAX = 8, 32
@@ -177,7 +176,7 @@ def _flag_trust(args: argparse.Namespace) -> tuple[str, list[str]]:
 
 
 def _role_spec(args: argparse.Namespace, issuer: str, subjects: list[str], account_id: Optional[str]) -> TrustSpec:
-    if not _ROLE_NAME.match(args.role_name):
+    if not ROLE_NAME.match(args.role_name):
         raise UserError(f"'{args.role_name}' is not a valid IAM role name.", "Use 1-64 of letters, digits and _+=,.@-.")
     if not 3600 <= args.max_session_duration <= 43200:
         raise UserError("--max-session-duration must be from 3600 to 43200 seconds.", "IAM allows no other values.")
@@ -225,12 +224,12 @@ def chained_spec(args: argparse.Namespace) -> ChainedSpec:
     if given:
         raise UserError(f"--trust-role does not go with {', '.join(given)}.",
                         "A spoke role trusts the hub role only; run the command without --trust-role for the hub.")
-    match = ROLE_ARN.match(args.trust_role)
-    if not match:
+    hub = RoleArn.parse(args.trust_role)
+    if not hub:
         raise UserError(f"--trust-role '{args.trust_role}' is not an IAM role ARN.",
                         "Give the hub role's ARN (the roleArn input), e.g. arn:aws:iam::111111111111:role/deploy.")
     spec = trust_spec(args, subjects_needed=False)
-    return ChainedSpec(hub_role_arn=args.trust_role, account_id=spec.account_id, partition=match["partition"],
+    return ChainedSpec(hub_role_arn=args.trust_role, account_id=spec.account_id, partition=hub.partition,
                        role_name=spec.role_name, managed_policy_arns=spec.managed_policy_arns,
                        max_session_duration=spec.max_session_duration, guardrails=spec.guardrails,
                        session_tags=args.allow_session_tags, source_identity=args.allow_source_identity)
@@ -326,7 +325,7 @@ def _targets(args: argparse.Namespace) -> Optional[list[Target]]:
         return None
     args.assume_role_name = args.assume_role_name or "OrganizationAccountAccessRole"
     args.parallel = PARALLEL_DEFAULT if args.parallel is None else args.parallel
-    if not _ROLE_NAME.match(args.assume_role_name):
+    if not ROLE_NAME.match(args.assume_role_name):
         raise UserError(f"--assume-role-name '{args.assume_role_name}' is not a valid IAM role name.",
                         "Give the role's name only (no ARN, no path), e.g. OrganizationAccountAccessRole.")
     if not 1 <= args.parallel <= PARALLEL_MAX:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ..errors import UserError
+from ..identifiers import RoleArn
 from .aws_setup import Plan, Spec, setup
 from .target_accounts import Target
 from .trust_formats import ChainedSpec, hub_role_policy
@@ -119,7 +120,8 @@ def paste_lines(outcomes: Sequence[Outcome], spec: Spec, dry_run: bool) -> str:
     lines = [f"Inputs for the AwsWifAssume@1 step{when}:"]
     if isinstance(spec, ChainedSpec):
         main, key, others = spec.hub_role_arn, "chainedProfiles", ready
-        accounts = [main.split(":")[4]] + [o.target.account_id for o in ready]
+        hub = RoleArn.parse(main)
+        accounts = ([hub.account] if hub else []) + [o.target.account_id for o in ready]
     else:
         main, key, others = str(ready[0].plan.role_arn if ready[0].plan else ""), "profiles", ready[1:]
         accounts = [o.target.account_id for o in ready]

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import UserError
+from ..identifiers import POLICY_ARN
 from ..trust import AUDIENCE
-from .guardrails import POLICY_ARN
 from .owned_trust import HUB_ROLE_SID, WEB_IDENTITY_SID
 from .trust_formats import ChainedSpec, TrustSpec, cfn_role_properties, cfn_tags, chained_description
 

@@ -10,10 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import UserError
+from ..identifiers import ACCOUNT_ID, PROFILE_NAME
 
-ACCOUNT_ID = re.compile(r"^\d{12}$", re.ASCII)
-# The profile names the task accepts (profiles.PROFILE_NAME).
-_PROFILE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$", re.ASCII)
 _OU = re.compile(r"^(ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}|r-[0-9a-z]{4,32})$", re.ASCII)
 ACCOUNTS_MAX = 1000
 
@@ -51,7 +49,7 @@ def from_file(path: str) -> list[Target]:
             continue
         account, _, name = (part.strip() for part in line.partition(" "))
         name = name or account
-        if not ACCOUNT_ID.match(account) or not _PROFILE_NAME.match(name):
+        if not ACCOUNT_ID.match(account) or not PROFILE_NAME.match(name):
             raise UserError(f"{path}, line {number} ('{raw.strip()}') is not an account id and an optional "
                             "profile name.", "Write e.g. '222222222222 prod' or '222222222222'.")
         targets.append(Target(account, name))
