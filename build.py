@@ -2,10 +2,21 @@
 """Build the aws-wif extension into a .vsix a platform team uploads to its private marketplace.
 
     python3 build.py                      dist/<publisher>.<id>-<version>.vsix
-    python3 build.py --publisher NAME     the same, for your Marketplace publisher
-    python3 build.py --bump patch         raise the extension and task versions together, then build
+    python3 build.py --publisher NAME     the same, for your Marketplace publisher (this build only)
+    python3 build.py --repository URL --support URL
+                                          the Marketplace listing's links (this build only)
+    python3 build.py --bump patch         raise the extension and task versions together, date CHANGELOG.md's
+                                          Unreleased entries under the new version, then build; --publisher,
+                                          --repository and --support given with --bump are written into
+                                          vss-extension.json, for every later build (commit it: one source of truth)
+    python3 build.py --release            refuse to build while vss-extension.json's publisher or links are
+                                          the placeholders a fresh clone has (a plain build builds, with a note)
     python3 build.py --lock               re-pin python/requirements.lock from pyproject's ranges
     python3 build.py --bytecode PY [PY …] ship bytecode for these interpreters (default: this one)
+
+A publishing pipeline runs `python3 build.py --release --bump patch` once vss-extension.json holds the
+team's publisher and links (set them once: `python3 build.py --bump patch --publisher NAME --repository URL
+--support URL`, then commit vss-extension.json).
 
 Standard library and pip only: no Node, no tfx-cli. The steps, in order: read and validate the
 sources → vendor the locked runtime dependencies (pure-Python wheels, downloaded once into
@@ -21,6 +32,7 @@ temporary file so that a failed build never leaves a half-written package.
 from __future__ import annotations
 
 import argparse
+import datetime
 import hashlib
 import io
 import json
@@ -48,6 +60,7 @@ PYPROJECT = ROOT / "python" / "pyproject.toml"
 LOCK = ROOT / "python" / "requirements.lock"
 BYTECODE_MODULES = ROOT / "python" / "bytecode-modules.txt"
 OVERVIEW = ROOT / "overview.md"
+CHANGELOG = ROOT / "CHANGELOG.md"
 BUILD = ROOT / "build"
 # The locked wheels as downloaded. Only these files are kept between builds, and every build checks
 # them against the lock before use: a shared agent's other jobs, or an earlier step of a publishing
@@ -103,6 +116,14 @@ BAD_PART_CHARS = re.compile(r"[\s#^\[\]<>?]")
 
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+# What a fresh clone's vss-extension.json holds until a team sets its own: a plain build notes them,
+# --release refuses them.
+PLACEHOLDER_PUBLISHER = "your-publisher-id"
+PLACEHOLDER_LINK = "your-org"
+# The Marketplace listing's links (vss-extension.json "links") and the flags that set them.
+LINK_FLAGS = {"repository": "--repository URL", "support": "--support URL"}
+LINK_URI = re.compile(r"^https?://[^\s/]+\S*$")
+PUBLISHER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 TASK_CONTRIBUTION = "ms.vss-distributed-task.task"
 ENDPOINT_TYPE_CONTRIBUTION = "ms.vss-endpoint.service-endpoint-type"
 ENDPOINT_TYPES_TARGET = "ms.vss-endpoint.endpoint-types"
@@ -162,10 +183,43 @@ def load_json(path: Path) -> Any:
         raise BuildError(f"{path.relative_to(ROOT)} is not valid JSON: {exc}.") from None
 
 
-def read_sources(publisher: Optional[str] = None) -> Sources:
-    manifest = load_json(MANIFEST)
+def listing_manifest(publisher: Optional[str] = None, links: Optional[dict[str, str]] = None) -> dict[str, Any]:
+    """vss-extension.json with this build's --publisher and links (--repository, --support) in place."""
+    manifest: dict[str, Any] = load_json(MANIFEST)
     if publisher:
         manifest["publisher"] = publisher
+    for kind, uri in (links or {}).items():
+        current = manifest.setdefault("links", {}).get(kind)
+        manifest["links"][kind] = {**(current if isinstance(current, dict) else {}), "uri": uri}
+    return manifest
+
+
+def check_listing_flags(publisher: Optional[str], links: dict[str, str]) -> None:
+    """The values of --publisher, --repository and --support, checked before --bump writes any of them."""
+    if publisher is not None and not PUBLISHER.match(publisher):
+        raise BuildError(f"--publisher '{publisher}': the publisher must be letters, digits, '_' and '-' "
+                         "(python3 build.py --publisher NAME).")
+    for kind, uri in links.items():
+        if not LINK_URI.match(uri):
+            raise BuildError(f"{LINK_FLAGS[kind].split()[0]} '{uri}': the {kind} link must be an absolute http(s) URL.")
+
+
+def placeholders(manifest: dict[str, Any]) -> list[str]:
+    """What in the manifest is still a fresh clone's placeholder, each with the flag that sets it."""
+    found = []
+    if PLACEHOLDER_PUBLISHER in str(manifest.get("publisher", "")):
+        found.append(f"the publisher {manifest.get('publisher')} (--publisher NAME)")
+    links = manifest.get("links")
+    for kind, link in sorted(links.items() if isinstance(links, dict) else []):
+        uri = (link.get("uri") or link.get("url")) if isinstance(link, dict) else None
+        if isinstance(uri, str) and PLACEHOLDER_LINK in uri:
+            fix = LINK_FLAGS.get(kind, f"edit links.{kind} in vss-extension.json")
+            found.append(f"the {kind} link on {PLACEHOLDER_LINK} ({fix})")
+    return found
+
+
+def read_sources(publisher: Optional[str] = None, links: Optional[dict[str, str]] = None) -> Sources:
+    manifest = listing_manifest(publisher, links)
     task = load_json(TASK_SOURCE / "task.json")
     folders = [
         c.get("properties", {}).get("name", "")
@@ -181,6 +235,9 @@ def read_sources(publisher: Optional[str] = None) -> Sources:
             f"the extension version {manifest.get('version')} and task.json's version {sources.task_version} "
             "differ: they are bumped together (python3 build.py --bump patch)"
         )
+    for kind, path in content_assets(manifest):
+        if not (ROOT / path).is_file():
+            problems.append(f"vss-extension.json: content.{kind.lower()}.path names '{path}', which does not exist")
     if problems:
         raise BuildError("The sources are not ready to package:\n  - " + "\n  - ".join(problems))
     return sources
@@ -193,8 +250,14 @@ def manifest_problems(manifest: dict[str, Any]) -> list[str]:
         problems.append("vss-extension.json: manifestVersion must be 1")
     if not re.match(r"^[A-Za-z0-9_-]+$", str(manifest.get("id", ""))):
         problems.append("vss-extension.json: id must be letters, digits, '_' and '-'")
-    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_-]*$", str(manifest.get("publisher", ""))):
+    if not PUBLISHER.match(str(manifest.get("publisher", ""))):
         problems.append("the publisher must be letters, digits, '_' and '-' (python3 build.py --publisher NAME)")
+    links = manifest.get("links", {})
+    for kind, link in sorted(links.items() if isinstance(links, dict) else []):
+        uri = (link.get("uri") or link.get("url")) if isinstance(link, dict) else None
+        if not isinstance(uri, str) or not LINK_URI.match(uri):
+            fix = f" (python3 build.py {LINK_FLAGS[kind]})" if kind in LINK_FLAGS else ""
+            problems.append(f"vss-extension.json: links.{kind}.uri must be an absolute http(s) URL{fix}")
     if not SEMVER.match(str(manifest.get("version", ""))):
         problems.append("vss-extension.json: version must be MAJOR.MINOR.PATCH")
     if not manifest.get("name"):
@@ -332,9 +395,11 @@ def task_problems(task: dict[str, Any], folder: Path) -> list[str]:
 
 
 # -- versions -------------------------------------------------------------------------------------
-def bump(part: str) -> str:
+def bump(part: str, publisher: Optional[str] = None, links: Optional[dict[str, str]] = None) -> str:
     """Raise the extension version, task.json's version and the Python package's version as one:
-    the Marketplace needs the first two to rise on every publish, and agents pick tasks by them."""
+    the Marketplace needs the first two to rise on every publish, and agents pick tasks by them.
+    The publisher and links given with it are written into vss-extension.json too, so that every
+    later build (and the next person's) uses them: the committed manifest is the one source of truth."""
     manifest_text = MANIFEST.read_text(encoding="utf-8")
     current = json.loads(manifest_text)["version"]
     match = SEMVER.match(current)
@@ -347,9 +412,7 @@ def bump(part: str) -> str:
         "patch": (major, minor, patch + 1),
     }[part]
     new = f"{major}.{minor}.{patch}"
-    MANIFEST.write_text(
-        re.sub(r'("version"\s*:\s*)"[^"]*"', lambda m: f'{m[1]}"{new}"', manifest_text, count=1), encoding="utf-8"
-    )
+    MANIFEST.write_text(rewrite_manifest(manifest_text, new, publisher, links or {}), encoding="utf-8")
     task_path = TASK_SOURCE / "task.json"
     task_text = task_path.read_text(encoding="utf-8")
     for key, value in (("Major", major), ("Minor", minor), ("Patch", patch)):
@@ -358,6 +421,57 @@ def bump(part: str) -> str:
     pyproject = PYPROJECT.read_text(encoding="utf-8")
     PYPROJECT.write_text(re.sub(r'(?m)^version = "[^"]*"', f'version = "{new}"', pyproject, count=1), encoding="utf-8")
     return new
+
+
+def rewrite_manifest(text: str, version: str, publisher: Optional[str], links: dict[str, str]) -> str:
+    """vss-extension.json's text with a new version (and publisher, links), its layout kept: each
+    value is replaced where it stands. Should the layout defeat that (the result parses to another
+    document than intended), the whole file is written out afresh instead."""
+    wanted = json.loads(text)
+    wanted["version"] = version
+
+    def put(pattern: str, value: str, source: str) -> str:
+        return re.sub(pattern, lambda m: m[1] + json.dumps(value, ensure_ascii=False), source, count=1)
+
+    text = put(r'("version"\s*:\s*)"(?:[^"\\]|\\.)*"', version, text)
+    if publisher:
+        wanted["publisher"] = publisher
+        text = put(r'("publisher"\s*:\s*)"(?:[^"\\]|\\.)*"', publisher, text)
+    for kind, uri in links.items():
+        current = wanted.setdefault("links", {}).get(kind)
+        wanted["links"][kind] = {**(current if isinstance(current, dict) else {}), "uri": uri}
+        text = put(rf'("{re.escape(kind)}"\s*:\s*\{{\s*"uri"\s*:\s*)"(?:[^"\\]|\\.)*"', uri, text)
+    try:
+        if json.loads(text) == wanted:
+            return text
+    except ValueError:
+        pass
+    return json.dumps(wanted, indent=2, ensure_ascii=False) + "\n"
+
+
+def release_changelog(version: str, today: str, path: Path = CHANGELOG) -> str:
+    """Date CHANGELOG.md's Unreleased entries (Keep a Changelog) under a heading for the new version,
+    leaving an empty Unreleased section above it; with nothing to move, a reminder. Returns the line
+    to print."""
+    shown = display(path)
+    reminder = f"{shown}: add {version}'s entry (## [{version}] - {today}): "
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return reminder + "there is no changelog"
+    unreleased = re.search(r"(?mi)^## \[?Unreleased\]?[ \t]*$\n?", text)
+    if not unreleased:
+        return reminder + "it has no '## [Unreleased]' section to move"
+    if re.search(rf"(?m)^## \[?{re.escape(version)}\]?(\s|$)", text):
+        return f"{shown} already has a section for {version}: left as it is"
+    rest = text[unreleased.end():]
+    following = re.search(r"(?m)^## ", rest)
+    entries = rest[:following.start()] if following else rest
+    if not re.sub(r"(?s)<!--.*?-->", "", entries).strip():
+        return reminder + "its Unreleased section is empty"
+    path.write_text(text[:unreleased.end()].rstrip("\n") + f"\n\n## [{version}] - {today}\n\n" + rest.lstrip("\n"),
+                    encoding="utf-8")
+    return f"{shown}: the Unreleased entries are now {version}'s (## [{version}] - {today}): check them"
 
 
 # -- vendoring ------------------------------------------------------------------------------------
@@ -547,9 +661,18 @@ def stage(sources: Sources, vendored: Path, root: Path) -> None:
 
 
 def manifest_assets(manifest: dict[str, Any]) -> list[str]:
-    """Files the manifest names outside `files`: its icon and the Marketplace details page."""
-    assets = [manifest.get("icons", {}).get("default"), manifest.get("content", {}).get("details", {}).get("path")]
+    """Files the manifest names outside `files`: its icon and its content (the Marketplace details
+    page, the licence)."""
+    assets = [manifest.get("icons", {}).get("default")] + [path for _, path in content_assets(manifest)]
     return [a for a in assets if a]
+
+
+def content_assets(manifest: dict[str, Any]) -> list[tuple[str, str]]:
+    """vss-extension.json's "content" as tfx-cli reads it: each entry with a path is an asset of type
+    Microsoft.VisualStudio.Services.Content.<Entry> (details: the overview page; license: the licence)."""
+    content = manifest.get("content") or {}
+    return [(str(kind).lower().capitalize(), str(entry["path"])) for kind, entry in content.items()
+            if isinstance(entry, dict) and entry.get("path")]
 
 
 def copy_vendored(vendored: Path, lib: Path) -> None:
@@ -583,7 +706,7 @@ def keep(relative: PurePosixPath | Path) -> bool:
 
 # -- bytecode -------------------------------------------------------------------------------------
 # A hosted agent unpacks the task afresh for every job, so without shipped bytecode each run
-# compiles every module it imports (~150 ms more than a warm run). Compiled per interpreter, into
+# compiles every module it imports (cold against warm: docs/performance.md). Compiled per interpreter, into
 # __pycache__/<module>.<cache tag>.pyc where that interpreter looks, with unchecked-hash
 # invalidation: the pyc records a hash of its source and is never revalidated against it, so the
 # unpacked files' timestamps do not matter, the install is never written to, and nothing is
@@ -708,17 +831,18 @@ def vsomanifest(manifest: dict[str, Any]) -> str:
 def vsixmanifest(manifest: dict[str, Any]) -> str:
     links = "".join(
         f'<Property Id="Microsoft.VisualStudio.Services.Links.{escape(kind.capitalize())}" '
-        f"Value={quoteattr(link['uri'])}/>"
+        f"Value={quoteattr(link.get('uri') or link['url'])}/>"
         for kind, link in sorted(manifest.get("links", {}).items())
-        if isinstance(link, dict) and link.get("uri")
+        if isinstance(link, dict) and (link.get("uri") or link.get("url"))
     )
     assets = ['<Asset Type="Microsoft.VisualStudio.Services.Manifest" d:Source="File" '
               'Path="extension.vsomanifest" Addressable="true"/>']
     icon = manifest.get("icons", {}).get("default")
-    details = manifest.get("content", {}).get("details", {}).get("path")
-    if details:
-        assets.append(f'<Asset Type="Microsoft.VisualStudio.Services.Content.Details" d:Source="File" '
-                      f'Path={quoteattr(details)} Addressable="true"/>')
+    content = content_assets(manifest)
+    for kind, path in content:
+        assets.append(f'<Asset Type="Microsoft.VisualStudio.Services.Content.{escape(kind)}" d:Source="File" '
+                      f'Path={quoteattr(path)} Addressable="true"/>')
+    license_path = next((path for kind, path in content if kind == "License"), None)
     if icon:
         assets.append(f'<Asset Type="Microsoft.VisualStudio.Services.Icons.Default" d:Source="File" '
                       f'Path={quoteattr(icon)} Addressable="true"/>')
@@ -737,6 +861,7 @@ def vsixmanifest(manifest: dict[str, Any]) -> str:
         f"<GalleryFlags>{'Public' if manifest.get('public') else ''}</GalleryFlags>"
         f"<Properties>{links}</Properties>"
         + (f"<Icon>{escape(icon)}</Icon>" if icon else "")
+        + (f"<License>{escape(license_path)}</License>" if license_path else "")
         + "</Metadata>"
         "<Dependencies/>"
         f"<Installation>{targets}</Installation>"
@@ -802,8 +927,12 @@ def write_vsix(root: Path, sources: Sources, output: Path) -> tuple[int, int]:
 
 # -- the command ----------------------------------------------------------------------------------
 def build(publisher: Optional[str] = None, out: Path = DIST, root: Path = BUILD / "stage",
-          bytecode: Optional[list[str]] = None) -> Path:
-    sources = read_sources(publisher)
+          bytecode: Optional[list[str]] = None, links: Optional[dict[str, str]] = None,
+          release: bool = False) -> Path:
+    sources = read_sources(publisher, links)
+    unset = placeholders(sources.manifest)
+    if release and unset:
+        raise BuildError(release_refusal(unset))
     interpreters: dict[str, Interpreter] = {}
     for command in bytecode if bytecode is not None else [sys.executable]:
         python = interpreter(command)
@@ -822,27 +951,52 @@ def build(publisher: Optional[str] = None, out: Path = DIST, root: Path = BUILD 
           f"task {sources.task['name']}@{sources.task_version} (folder {sources.task_folder})")
     print(f"  bytecode for {', '.join(f'Python {p.version}' for p in interpreters.values()) or 'no interpreter'}")
     print(f"  {size / 1024 / 1024:.2f} MB ({size:,} bytes), {files} files")
+    if unset:
+        print(f"Note: vss-extension.json still has placeholders for the Marketplace listing: {'; '.join(unset)}. "
+              "Given with --bump, these flags are written into vss-extension.json; --release refuses placeholders.")
     return output
+
+
+def release_refusal(unset: list[str]) -> str:
+    return (f"--release: not building, vss-extension.json has placeholders: {'; '.join(unset)}. Give these flags "
+            "(with --bump they are written into vss-extension.json, for every later build).")
 
 
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--publisher", help="your Marketplace publisher id (default: vss-extension.json's)")
+    parser.add_argument("--publisher", help="your Marketplace publisher id (default: vss-extension.json's; "
+                                             "written into it with --bump)")
+    parser.add_argument("--repository", metavar="URL", help="the listing's repository link (default: "
+                                                             "vss-extension.json's; written into it with --bump)")
+    parser.add_argument("--support", metavar="URL", help="the listing's support link (default: vss-extension.json's; "
+                                                          "written into it with --bump)")
+    parser.add_argument("--release", action="store_true",
+                        help="refuse to build while the publisher or the links are placeholders")
     parser.add_argument("--out", type=Path, default=DIST, help="where the .vsix goes (default: dist/)")
-    parser.add_argument("--bump", choices=("patch", "minor", "major"), help="raise the versions, then build")
+    parser.add_argument("--bump", choices=("patch", "minor", "major"),
+                        help="raise the versions, move CHANGELOG.md's Unreleased entries under the new one, then build")
     parser.add_argument("--lock", action="store_true", help="re-pin python/requirements.lock, then build")
     parser.add_argument("--bytecode", nargs="*", metavar="PYTHON",
                         help="ship bytecode for these interpreters, those agents will run (default: the one running "
                              "build.py; none: no bytecode)")
     parser.add_argument("--stage", type=Path, default=BUILD / "stage", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    links = {kind: uri for kind, uri in (("repository", args.repository), ("support", args.support)) if uri is not None}
     try:
+        # Before anything is written: a bad value or a refused release leaves the sources as they were.
+        check_listing_flags(args.publisher, links)
+        if args.release:
+            unset = placeholders(listing_manifest(args.publisher, links))
+            if unset:
+                raise BuildError(release_refusal(unset))
         if args.lock:
             relock()
             print(f"Pinned {LOCK.relative_to(ROOT)}")
         if args.bump:
-            print(f"Version {bump(args.bump)}")
-        build(args.publisher, args.out.resolve(), args.stage.resolve(), args.bytecode)
+            version = bump(args.bump, args.publisher, links)
+            print(f"Version {version}")
+            print(release_changelog(version, datetime.date.today().isoformat()))
+        build(args.publisher, args.out.resolve(), args.stage.resolve(), args.bytecode, links, args.release)
     except BuildError as problem:
         print(f"build.py: {problem}", file=sys.stderr)
         return 1

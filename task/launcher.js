@@ -62,6 +62,11 @@ const CHILD_VARIABLES = {
     'AGENT_VERSION', 'AGENT_OS', 'SYSTEM_COLLECTIONURI', 'SYSTEM_HOSTTYPE', 'SYSTEM_TEAMPROJECTID', 'SYSTEM_JOBID',
     'SYSTEM_PLANID',
   ],
+  // What chained sessions' default tags say about the run (session_tags.py DEFAULT_TAGS): no secret.
+  sessionTags: [
+    'BUILD_DEFINITIONNAME', 'RELEASE_DEFINITIONNAME', 'BUILD_SOURCEBRANCH', 'BUILD_SOURCEVERSION',
+    'BUILD_REQUESTEDFOR', 'RELEASE_REQUESTEDFOR',
+  ],
   // What the agent sets in a container job, for the coming container-job support.
   container: ['AGENT_CONTAINERID', 'AGENT_CONTAINERMAPPING', 'AGENT_CONTAINERNETWORK'],
   // The network settings that the HTTP and TLS libraries read, so that the task works where other

@@ -359,6 +359,17 @@ def env_name(name: str) -> str:
     return name.replace(".", "_").replace(" ", "_").upper()
 
 
+def task_lib_get_variable(environment: Mapping[str, str], name: str) -> str | None:
+    """tl.getVariable(name) in a later task-lib task (azure-pipelines-task-lib 4.17.3, commit 30fdda7,
+    node/internal.ts): _getVariableKey replaces `.` and space with `_` and upper-cases; _loadData moves every
+    SECRET_<KEY> into the vault at load; _getVariable answers from the vault for a secret, else from
+    process.env[<KEY>]."""
+    key = name.replace(".", "_").replace(" ", "_").upper()
+    if f"SECRET_{key}" in environment:
+        return environment[f"SECRET_{key}"]
+    return environment.get(key)
+
+
 # task-lib node/internal.ts _loadData: what a task-lib task (a script step's CmdLine/Bash task) removes from its
 # own environment before it starts the user's script.
 TASK_LIB_REMOVES_PREFIXES = ("INPUT_", "ENDPOINT_AUTH_", "SECUREFILE_TICKET_", "SECRET_", "VSTS_TASKVARIABLE_")
@@ -390,6 +401,8 @@ class StepResult:
     masked: set[str] = field(default_factory=set)  # values this step registered with the masker
     errors: list[str] = field(default_factory=list)  # error issues: the task's and the agent's own
     warnings: list[str] = field(default_factory=list)
+    # Files queued by task.uploadsummary, as given (the agent reads each one later: JobServerQueue.cs).
+    summaries: list[str] = field(default_factory=list)
     reported: str | None = None  # the result task.complete gave (merged, as the agent merges them)
     result: str = "Succeeded"  # the step's result on the timeline
     command_failures: list[str] = field(default_factory=list)  # commands the agent could not process
@@ -443,6 +456,15 @@ class Container:
                 return inside
             if value.startswith(host + "/"):
                 return inside + value[len(host):]
+        return value
+
+    def translate_to_host(self, value: str) -> str:
+        """ContainerInfo.cs TranslateToHostPath: the reverse, for paths a step in the container names."""
+        for host, inside in self.mappings:
+            if value == inside:
+                return host
+            if value.startswith(inside + "/"):
+                return host + value[len(inside):]
         return value
 
 
@@ -600,7 +622,17 @@ class Job:
         elif event == "setendpoint":
             if (c.prop("field") or "").lower() == "authparameter":
                 self._add_secret(step, c.data)
-        elif event not in ("setprogress", "logdetail", "addattachment", "uploadsummary", "uploadfile"):
+        elif event == "uploadsummary":
+            # TaskCommandExtension.cs TaskUploadSummaryCommand -> TaskAddAttachmentCommand: the path (host form)
+            # must be a file now, else the command throws; only the path is queued (QueueFileUpload,
+            # deleteSource false). The upload loop opens it later (every 1000 ms, and when the queue drains at
+            # job end, before TempDirectoryManager cleans Agent.TempDirectory): see summary_readable_at_job_end.
+            # A step in the job's container names a container path: the command translates it first.
+            path = self.container.translate_to_host(c.data) if self.container is not None else c.data
+            if not path or not Path(path).is_file():
+                raise CommandError(f"Can't attach (Distributedtask.Core.Summary) file: {path}. File does not exist.")
+            step.summaries.append(path)
+        elif event not in ("setprogress", "logdetail", "addattachment", "uploadfile"):
             raise CommandError(f"##vso[task.{c.event}] is not a recognized command for task command extension. "
                                "Please reference documentation (http://go.microsoft.com/fwlink/?LinkId=817296).")
 

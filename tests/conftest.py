@@ -67,6 +67,15 @@ class Run:
         return self.view.leaks(secrets)
 
 
+# The notice every run on the Azure DevOps issuer with an Azure RM connection gives (task.py _issuer_advice).
+ISSUER_RETIREMENT_WARNING = "The Azure DevOps token issuer retires on "
+
+
+def launcher_warnings(run: Run) -> list[str]:
+    """The step's warnings but the issuer-retirement notice: what the launcher and the files warned of."""
+    return [w for w in run.view.warnings if not w.startswith(ISSUER_RETIREMENT_WARNING)]
+
+
 def run_launcher(task_dir: Path, env: dict[str, Any], timeout: float = 120, job: Job | None = None,
                  ref_name: str = "assume") -> Run:
     """The task as one step of a job (a new one unless given): the real node runs the launcher, and the agent

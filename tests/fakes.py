@@ -260,6 +260,18 @@ def policy_arns(form: dict[str, str]) -> list[str]:
     return [found[n] for n in sorted(found)]
 
 
+def session_tags(form: dict[str, str]) -> list[tuple[str, str]]:
+    """Tags as the query protocol sends them: Tags.member.N.Key / Tags.member.N.Value (STS API
+    reference, AssumeRole, Tags; botocore's query serializer numbers list members from 1)."""
+    keys = {int(m.group(1)): v for k, v in form.items() if (m := re.fullmatch(r"Tags\.member\.(\d+)\.Key", k))}
+    return [(keys[n], form.get(f"Tags.member.{n}.Value", "")) for n in sorted(keys)]
+
+
+def transitive_tag_keys(form: dict[str, str]) -> list[str]:
+    found = {int(m.group(1)): v for k, v in form.items() if (m := re.fullmatch(r"TransitiveTagKeys\.member\.(\d+)", k))}
+    return [found[n] for n in sorted(found)]
+
+
 # ---------------------------------------------------------------------------------------------
 @dataclass
 class Role:
@@ -280,6 +292,9 @@ class Session:
     # The session policies it was issued with, as sent.
     policy: str | None = None
     policy_arns: tuple[str, ...] = ()
+    # The session tags and source identity it was issued with (AssumeRole).
+    tags: tuple[tuple[str, str], ...] = ()
+    source_identity: str | None = None
 
 
 class Sts:
@@ -325,9 +340,20 @@ class Sts:
         arns = policy_arns(form)
         if arns:
             call["PolicyArns"] = arns
+        tags, transitive = session_tags(form), transitive_tag_keys(form)
+        if tags:
+            call["Tags"] = tags
+        if transitive:
+            call["TransitiveTagKeys"] = transitive
+        for key in ("SourceIdentity", "ExternalId"):
+            if key in form:
+                call[key] = form[key]
         caller = self.caller_of(handler)
         if caller:
             call["Caller"] = caller
+        scope = re.search(r"Credential=[^/]+/\d{8}/([^/]+)/sts/", handler.headers.get("Authorization", ""))
+        if scope:
+            call["SigningRegion"] = scope.group(1)
         self.calls.append(call)
         if self.replies:
             return send(handler, self.replies.pop(0))
@@ -518,12 +544,27 @@ class Sts:
             return self.error("ValidationError", f"1 validation error detected: Value '{name}' at 'roleSessionName' "
                               "failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*")
         role = self.roles.get(arn)
-        if role is None or not self._trusts_role(role.trust_policy, caller.role_arn):
+        tags, transitive = session_tags(form), transitive_tag_keys(form)
+        source_identity = form.get("SourceIdentity")
+        if role is None or not self._trusts_role(role.trust_policy, caller.role_arn, "sts:AssumeRole",
+                                                 form.get("ExternalId")):
             # AWS's message for an assumed-role caller the trust policy does not admit, as AWS knowledge
             # center "iam-assume-role-error" shows it (it also needs the caller's own permission to
-            # assume the role, in its identity policy: both sides, per that article).
+            # assume the role, in its identity policy: both sides, per that article). A trust
+            # statement with Condition StringEquals sts:ExternalId admits only that ExternalId (IAM user
+            # guide, "Access to AWS accounts owned by third parties"), with the same message.
             return self.error("AccessDenied", f"User: {caller.assumed_role_arn} is not authorized to perform: "
                               f"sts:AssumeRole on resource: {arn}", 403)
+        # IAM user guide, "Passing session tags in AWS STS": "the role's trust policy must allow
+        # sts:TagSession" for a call with Tags, and "Monitor and control actions taken with assumed
+        # roles": sts:SetSourceIdentity for one with SourceIdentity; STS names the missing action.
+        for needed, used in (("sts:TagSession", bool(tags)), ("sts:SetSourceIdentity", bool(source_identity))):
+            if used and not self._trusts_role(role.trust_policy, caller.role_arn, needed, form.get("ExternalId")):
+                return self.error("AccessDenied", f"User: {caller.assumed_role_arn} is not authorized to perform: "
+                                  f"{needed} on resource: {arn}", 403)
+        refused = self._tag_problem(tags, transitive, source_identity)
+        if refused:
+            return refused
         # "Role chaining limits your AWS CLI or AWS API role session to a maximum of one hour ... if
         # you assume a role using role chaining and provide a DurationSeconds parameter value greater
         # than one hour, the operation fails" (STS API reference, AssumeRole, DurationSeconds); the
@@ -538,6 +579,7 @@ class Sts:
             return refused
         account = arn.split(":")[4]
         session = self._issue(account, arn, name, duration, form.get("Policy"), tuple(policy_arns(form)))
+        session.tags, session.source_identity = tuple(tags), source_identity
         access_key = next(k for k, v in self.sessions.items() if v is session)
         body_xml = (f'<AssumeRoleResponse xmlns="{STS_NS}"><AssumeRoleResult>'
                     f"<AssumedRoleUser><Arn>{escape(session.assumed_role_arn)}</Arn>"
@@ -549,11 +591,39 @@ class Sts:
                     f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata></AssumeRoleResponse>")
         return Reply(200, body_xml, {"Content-Type": "text/xml"})
 
+    def _tag_problem(self, tags: list[tuple[str, str]], transitive: list[str], source_identity: str | None) -> Reply | None:
+        """STS API reference, AssumeRole: at most 50 Tags, keys 1-128 and values 0-256 characters of
+        [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+, keys unique ignoring case; SourceIdentity 2-64 of [\\w+=,.@-]*;
+        and "aws:" keys are reserved (IAM user guide, tagging rules)."""
+        import unicodedata
+
+        def allowed(text: str) -> bool:
+            return all(c in "_.:/=+-@" or unicodedata.category(c)[0] in "LZN" for c in text)
+
+        if len(tags) > 50:
+            return self.error("ValidationError", "1 validation error detected: Value at 'tags' failed to satisfy "
+                              "constraint: Member must have length less than or equal to 50")
+        keys = [k.lower() for k, _ in tags]
+        if len(set(keys)) != len(keys):
+            return self.error("InvalidParameterValue", "Duplicate tag keys found. Please note that Tag keys are case insensitive.")
+        for key, value in tags:
+            if not 1 <= len(key) <= 128 or not allowed(key) or len(value) > 256 or not allowed(value):
+                return self.error("ValidationError", "1 validation error detected: Value at 'tags' failed to satisfy "
+                                  "constraint: Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+")
+            if key.lower().startswith("aws:"):
+                return self.error("InvalidParameterValue", "Tag keys beginning with aws: are reserved.")
+        if source_identity is not None and not re.fullmatch(r"[\w+=,.@-]{2,64}", source_identity, re.ASCII):
+            return self.error("ValidationError", "1 validation error detected: Value at 'sourceIdentity' failed to "
+                              "satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*")
+        return None
+
     @staticmethod
-    def _trusts_role(policy: dict[str, Any], caller_role_arn: str) -> bool:
-        """An Allow of sts:AssumeRole whose Principal.AWS names the calling role, or its account
-        (the root ARN or the bare id). IAM also needs the caller's own permission to assume the
-        role; the stand-in grants it, as it models no identity policies."""
+    def _trusts_role(policy: dict[str, Any], caller_role_arn: str, action: str = "sts:AssumeRole",
+                     external_id: str | None = None) -> bool:
+        """An Allow of `action` whose Principal.AWS names the calling role, or its account (the root
+        ARN or the bare id), and whose Condition StringEquals sts:ExternalId, if any, is the one sent.
+        IAM also needs the caller's own permission to assume the role; the stand-in grants it, as it
+        models no identity policies."""
         account = caller_role_arn.split(":")[4] if caller_role_arn.count(":") >= 5 else ""
         accepted = {caller_role_arn, f"arn:aws:iam::{account}:root", account}
         for statement in policy.get("Statement", []):
@@ -561,7 +631,10 @@ class Sts:
             actions = [actions] if isinstance(actions, str) else actions or []
             principals = statement.get("Principal", {}).get("AWS")
             principals = [principals] if isinstance(principals, str) else principals or []
-            if statement.get("Effect") == "Allow" and "sts:AssumeRole" in actions and accepted & set(principals):
+            required = statement.get("Condition", {}).get("StringEquals", {}).get("sts:ExternalId")
+            if required is not None and external_id != required:
+                continue
+            if statement.get("Effect") == "Allow" and action in actions and accepted & set(principals):
                 return True
         return False
 

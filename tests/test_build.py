@@ -15,6 +15,7 @@ import sys
 import time
 import zipfile
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree
 
 import jsonschema
@@ -77,6 +78,32 @@ def test_task_json_references_resolve() -> None:
     assert "$(" in task["instanceNameFormat"]
 
 
+def render_instance_name(task: dict[str, Any], inputs: dict[str, str]) -> str:
+    """The display name the server makes of instanceNameFormat: each $(input) replaced by the input's value,
+    defaults applied, empty if unset (actions/runner's copy of the pipeline SDK, TaskDefinitionExtensions.cs
+    and VariableUtility.cs); the classic editor does the same as the author types."""
+    values = {i["name"]: inputs.get(i["name"], i.get("defaultValue", "")) for i in task["inputs"]}
+    return re.sub(r"\$\(([^)]+)\)", lambda m: values[m.group(1)], task["instanceNameFormat"]).strip()
+
+
+def test_the_step_name_says_where_the_role_comes_from() -> None:
+    task = task_json()
+    assert set(re.findall(r"\$\(([^)]+)\)", task["instanceNameFormat"])) <= {i["name"] for i in task["inputs"]}
+    role = "arn:aws:iam::123456789012:role/deploy"
+    assert render_instance_name(task, {"roleArn": role}) == f"AWS credentials from the azureRM connection {role}"
+    # The role in the AWS connection, none in the task: the name still says which kind supplies it.
+    assert render_instance_name(task, {"connectionType": "aws"}) == "AWS credentials from the aws connection"
+
+
+def test_main_role_inputs_are_not_in_the_multiple_accounts_group() -> None:
+    groups = {i["name"]: i.get("groupName") for i in task_json()["inputs"]}
+    for name in ("sessionPolicy", "managedSessionPolicies", "verifyCredentials", "allowedAccountIds"):
+        assert groups[name] != "accounts", name
+    for name in ("profiles", "chainedProfiles", "sessionTags", "transitiveTagKeys", "skipSessionTagging",
+                 "sourceIdentity"):
+        assert groups[name] == "accounts", name
+
+
 # -- the .vsix against tfx-cli -----------------------------------------------------------------------
 def tfx_create(stage: Path, out: Path) -> Path:
     assert TFX.exists(), "tests/run.py installs tfx-cli"
@@ -117,7 +144,7 @@ def test_vsix_matches_what_tfx_cli_writes(built: Built, tmp_path: Path) -> None:
     theirs = read_vsix(tfx_create(built.stage, tmp_path))
 
     assert ours["identity"] == theirs["identity"]
-    for key in ("DisplayName", "Description", "Categories", "Tags", "GalleryFlags", "Icon"):
+    for key in ("DisplayName", "Description", "Categories", "Tags", "GalleryFlags", "Icon", "License"):
         assert ours["metadata"].get(key) == theirs["metadata"].get(key), key
     assert ours["assets"] == theirs["assets"]
     assert ours["links"] == theirs["links"]
@@ -147,6 +174,12 @@ def test_vsix_layout_and_part_names(built: Built) -> None:
     assert all(not re.search(r"[\s#^\[\]<>?]", n) for n in names[1:])
     assert "AwsWifAssumeV1/task.json" in names and "AwsWifAssumeV1/launcher.js" in names
     assert "AwsWifAssumeV1/lib/awswif/task.py" in names
+    # The extension's own licence, as the listing's licence (vss-extension.json content.license).
+    assert "LICENSE" in names
+    with zipfile.ZipFile(built.vsix) as archive:
+        assert archive.read("LICENSE") == (ROOT / "LICENSE").read_bytes()
+    assert ("Microsoft.VisualStudio.Services.Content.License", "LICENSE") in read_vsix(built.vsix)["assets"]
+    assert read_vsix(built.vsix)["metadata"]["License"] == "LICENSE"
     assert not [n for n in names if n.endswith((".so", ".pyd", ".pyo"))]
     # Bytecode only where the interpreter that built it looks: __pycache__ beside the source.
     tag = sys.implementation.cache_tag
@@ -322,7 +355,7 @@ def test_source_date_epoch_sets_the_timestamps(tmp_path: Path) -> None:
 def sources_copy(tmp_path: Path) -> Path:
     copy_root = tmp_path / "repo"
     copy_root.mkdir()
-    for name in ("build.py", "vss-extension.json", "overview.md"):
+    for name in ("build.py", "vss-extension.json", "overview.md", "LICENSE", "CHANGELOG.md"):
         shutil.copy(ROOT / name, copy_root / name)
     shutil.copytree(ROOT / "task", copy_root / "task")
     shutil.copytree(ROOT / "python", copy_root / "python", ignore=shutil.ignore_patterns("__pycache__"))
@@ -367,6 +400,10 @@ BROKEN = [
     ("vss-extension.json", lambda m: {**m, "description": "d" * 200}, "description must be under 200"),
     ("vss-extension.json", lambda m: {**m, "files": [{"path": "Elsewhere"}]}, "lists 'Elsewhere' in files"),
     ("vss-extension.json", lambda m: {**m, "contributions": m["contributions"] * 2}, "exactly one task contribution"),
+    ("vss-extension.json", lambda m: {**m, "content": {**m["content"], "license": {"path": "COPYING"}}},
+     "content.license.path names 'COPYING', which does not exist"),
+    ("vss-extension.json", lambda m: {**m, "links": {"support": {"uri": "dev.azure.com/x"}}},
+     "links.support.uri must be an absolute http(s) URL (python3 build.py --support URL)"),
 ]
 
 
@@ -384,6 +421,144 @@ def test_bad_sources_fail_clearly_and_write_nothing(sources_copy: Path, file: st
 def test_bad_publisher_is_refused(sources_copy: Path) -> None:
     result = build_in(sources_copy, "--publisher", "my publisher")
     assert result.returncode == 1 and "--publisher NAME" in result.stderr
+
+
+# -- the Marketplace listing: placeholders, --release, remembered publisher and links, CHANGELOG.md ---------
+REPOSITORY = "https://dev.azure.com/contoso/platform/_git/aws-wif"
+SUPPORT = "https://dev.azure.com/contoso/platform/_workitems"
+LISTING = ("--publisher", "contoso", "--repository", REPOSITORY, "--support", SUPPORT)
+
+
+def notes(result: subprocess.CompletedProcess[str]) -> list[str]:
+    return [line for line in (result.stdout + result.stderr).splitlines() if "placeholder" in line]
+
+
+def test_a_fresh_clone_builds_with_one_note_naming_the_flags(built: Built) -> None:
+    """The README's command on the placeholders a clone has: it builds, and says once what to set and how."""
+    fresh = json.loads((ROOT / "vss-extension.json").read_text())
+    if fresh["publisher"] != "your-publisher-id":
+        pytest.skip("this checkout's vss-extension.json has its own publisher")
+    (note,) = [line for line in built.summary.splitlines() if "placeholder" in line]
+    assert note.startswith("Note: ")
+    for flag in ("--publisher NAME", "--repository URL", "--support URL", "--bump", "--release"):
+        assert flag in note, flag
+    assert "your-publisher-id" in note and "your-org" in note
+
+
+@pytest.mark.parametrize("given", [(), ("--publisher", "contoso"), ("--repository", REPOSITORY, "--support", SUPPORT)],
+                         ids=["nothing", "publisher only", "links only"])
+def test_release_refuses_placeholders_and_writes_nothing(sources_copy: Path, given: tuple[str, ...]) -> None:
+    before = {p: p.read_bytes() for p in (sources_copy / "vss-extension.json", sources_copy / "task" / "task.json",
+                                          sources_copy / "CHANGELOG.md")}
+    result = build_in(sources_copy, "--release", "--bump", "patch", *given)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("build.py: --release: not building") and "placeholders" in line
+    for flag, wanted in (("--publisher NAME", "--publisher" not in given), ("--repository URL", "--repository" not in given),
+                         ("--support URL", "--support" not in given)):
+        assert (flag in line) == wanted, (flag, line)
+    assert not (sources_copy / "dist").exists(), "no .vsix, not even a partial one"
+    assert all(path.read_bytes() == data for path, data in before.items()), "--bump wrote nothing"
+
+
+def test_release_builds_with_the_listing_given(sources_copy: Path) -> None:
+    result = build_in(sources_copy, "--release", *LISTING)
+    assert result.returncode == 0, result.stderr
+    assert not notes(result), result.stdout
+    vsix = read_vsix(sources_copy / "dist" / "contoso.aws-wif-1.0.0.vsix")
+    assert vsix["identity"]["Publisher"] == "contoso"
+    assert vsix["links"] == [("Microsoft.VisualStudio.Services.Links.Repository", REPOSITORY),
+                             ("Microsoft.VisualStudio.Services.Links.Support", SUPPORT)]
+    # Without --bump the flags serve this build only.
+    assert json.loads((sources_copy / "vss-extension.json").read_text())["publisher"] == "your-publisher-id"
+
+
+def test_bump_writes_the_listing_into_vss_extension_json(sources_copy: Path) -> None:
+    """One source of truth: --bump with the listing flags writes them where the next build (and the
+    next person's, once committed) reads them, changing no other line of the file."""
+    manifest = sources_copy / "vss-extension.json"
+    before = manifest.read_text().splitlines()
+    first = build_in(sources_copy, "--bump", "patch", *LISTING)
+    assert first.returncode == 0, first.stderr
+    after = manifest.read_text().splitlines()
+    changed = [(old, new) for old, new in zip(before, after) if old != new]
+    assert len(before) == len(after) and len(changed) == 4, changed
+    written = json.loads(manifest.read_text())
+    assert written["publisher"] == "contoso" and written["version"] == "1.0.1"
+    assert written["links"] == {"repository": {"uri": REPOSITORY}, "support": {"uri": SUPPORT}}
+    # Later plain builds, and release builds, use them with no flag.
+    for args in ((), ("--release",)):
+        again = build_in(sources_copy, *args)
+        assert again.returncode == 0, again.stderr
+        assert not notes(again), again.stdout
+        assert "extension contoso.aws-wif 1.0.1" in again.stdout
+    vsix = read_vsix(sources_copy / "dist" / "contoso.aws-wif-1.0.1.vsix")
+    assert ("Microsoft.VisualStudio.Services.Links.Support", SUPPORT) in vsix["links"]
+
+
+def test_a_bad_listing_value_is_refused_before_bump_writes(sources_copy: Path) -> None:
+    manifest = (sources_copy / "vss-extension.json").read_bytes()
+    for flag, value, message in (("--repository", "dev.azure.com/contoso", "must be an absolute http(s) URL"),
+                                 ("--publisher", "con toso", "--publisher NAME")):
+        result = build_in(sources_copy, "--bump", "patch", flag, value)
+        assert result.returncode == 1 and message in result.stderr and flag in result.stderr, result.stderr
+        assert (sources_copy / "vss-extension.json").read_bytes() == manifest
+
+
+def load_build_module():
+    """build.py as a module (its dataclasses need it in sys.modules while it loads)."""
+    if "build_under_test" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("build_under_test", ROOT / "build.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+    return sys.modules["build_under_test"]
+
+
+def test_the_changelog_keeps_a_changelog() -> None:
+    text = (ROOT / "CHANGELOG.md").read_text()
+    assert re.search(r"(?m)^## \[Unreleased\]$", text) and "keepachangelog.com" in text
+    for heading in re.findall(r"(?m)^## \[(?!Unreleased\])(.*)$", text):
+        assert re.fullmatch(r"\d+\.\d+\.\d+\] - \d{4}-\d{2}-\d{2}", heading), heading
+    assert "MIT License" in (ROOT / "LICENSE").read_text()
+    assert "Copyright (c) 2026 The aws-wif authors" in (ROOT / "LICENSE").read_text()
+
+
+def test_bump_dates_the_unreleased_entries_under_the_new_version(sources_copy: Path) -> None:
+    changelog = sources_copy / "CHANGELOG.md"
+    entries = re.search(r"(?ms)^## \[Unreleased\]\n(.*?)(?=^## |\Z)", changelog.read_text())[1].strip()
+    assert entries.startswith("### Added")
+    days = {time.strftime("%Y-%m-%d")}
+    result = build_in(sources_copy, "--bump", "minor", "--publisher", "contoso")
+    days.add(time.strftime("%Y-%m-%d"))
+    assert result.returncode == 0, result.stderr
+    text = changelog.read_text()
+    (day,) = [d for d in days if f"## [Unreleased]\n\n## [1.1.0] - {d}\n\n### Added" in text]
+    assert text.count(entries) == 1 and text.index(entries) > text.index("## [1.1.0]")
+    assert f"CHANGELOG.md: the Unreleased entries are now 1.1.0's (## [1.1.0] - {day})" in result.stdout
+    # Nothing new since: the next bump moves nothing, adds no empty section, and says what to add.
+    again = build_in(sources_copy, "--bump", "patch")
+    assert again.returncode == 0, again.stderr
+    assert changelog.read_text() == text
+    assert "CHANGELOG.md: add 1.1.1's entry" in again.stdout and "Unreleased section is empty" in again.stdout
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("# Changelog\n\n## [Unreleased]\n### Fixed\n- a\n\n## [1.0.1] - 2026-01-02\n- b\n",
+     "# Changelog\n\n## [Unreleased]\n\n## [1.0.2] - 2026-12-31\n\n### Fixed\n- a\n\n## [1.0.1] - 2026-01-02\n- b\n"),
+    ("# Changelog\n\n## [Unreleased]\n\n<!-- nothing yet -->\n\n## [1.0.1] - 2026-01-02\n", None),
+    ("# Changelog\n\n## [1.0.1] - 2026-01-02\n- b\n", None),
+    ("# Changelog\n\n## [Unreleased]\n- a\n\n## [1.0.2] - 2026-12-30\n", None),
+], ids=["moved", "empty", "no unreleased", "already there"])
+def test_release_changelog(tmp_path: Path, text: str, expected: str | None) -> None:
+    path = tmp_path / "CHANGELOG.md"
+    path.write_text(text)
+    line = load_build_module().release_changelog("1.0.2", "2026-12-31", path)
+    assert path.read_text() == (expected or text), line
+    assert ("are now 1.0.2's" in line) == (expected is not None), line
+    missing = tmp_path / "none.md"
+    assert "add 1.0.2's entry" in load_build_module().release_changelog("1.0.2", "2026-12-31", missing)
+    assert not missing.exists()
 
 
 # -- the vendored dependencies (on a copy of the sources with a wheel cache of its own, to tamper with) ---

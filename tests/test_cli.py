@@ -103,11 +103,22 @@ def test_terraform_parses_as_hcl(name: str) -> None:
 
 def test_chained_json_has_both_sides_of_the_chain() -> None:
     document = json.loads(awswif("trust-policy", *GOLDEN_CASES["chained.json"])[1])
+    # The task tags every chained session and may set a source identity: both sides allow them.
+    actions = ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"]
     assert document["trustPolicy"]["Statement"] == [
-        {"Sid": "AwsWifHubRole", "Effect": "Allow", "Principal": {"AWS": ROLE_ARN}, "Action": "sts:AssumeRole"}]
+        {"Sid": "AwsWifHubRole", "Effect": "Allow", "Principal": {"AWS": ROLE_ARN}, "Action": actions}]
     assert document["role"]["arn"] == "arn:aws:iam::333333333333:role/spoke"
     assert document["hubRolePolicy"]["Statement"] == [
-        {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "arn:aws:iam::333333333333:role/spoke"}]
+        {"Effect": "Allow", "Action": actions, "Resource": "arn:aws:iam::333333333333:role/spoke"}]
+
+
+def test_chained_trust_can_leave_tagging_and_source_identity_out() -> None:
+    document = json.loads(awswif("trust-policy", *GOLDEN_CASES["chained.json"], "--no-session-tags",
+                                 "--no-source-identity")[1])
+    assert document["trustPolicy"]["Statement"][0]["Action"] == "sts:AssumeRole"
+    assert document["hubRolePolicy"]["Statement"][0]["Action"] == "sts:AssumeRole"
+    only_tags = json.loads(awswif("trust-policy", *GOLDEN_CASES["chained.json"], "--no-source-identity")[1])
+    assert only_tags["trustPolicy"]["Statement"][0]["Action"] == ["sts:AssumeRole", "sts:TagSession"]
 
 
 def test_terraform_never_interpolates_a_subject() -> None:

@@ -17,7 +17,7 @@ import pytest
 
 from agent_env import aws_connection_environment, aws_endpoint, endpoint_environment
 from agent_model import Job, load_task_json
-from conftest import NODE, ROLE_ARN, Run, agent_environment, run_launcher
+from conftest import NODE, ROLE_ARN, Run, agent_environment, launcher_warnings, run_launcher
 from fakes import Issuer, Sts
 
 ONE_FAMILY = pytest.mark.parametrize("issuer", ["azure-devops"], indirect=True)
@@ -248,9 +248,9 @@ def test_a_python_planted_in_the_workspace_is_never_run(issuer: Issuer, sts: Sts
     assert run.returncode == 0 and run.view.errors == [], run.stdout + run.stderr
     assert run.view.result == "Succeeded" and "AWS_SECRET_ACCESS_KEY" in run.view.secret_variables, \
         "the real python after it on PATH ran the task"
-    assert len(run.view.warnings) == 1 and str(planted) in run.view.warnings[0], run.view.warnings
+    assert len(launcher_warnings(run)) == 1 and str(planted) in launcher_warnings(run)[0], launcher_warnings(run)
     expected = "relative PATH entry 'bin'" if how == "relative-entry" else f"Build.SourcesDirectory ({agent.sources})"
-    assert expected in run.view.warnings[0]
+    assert expected in launcher_warnings(run)[0]
 
 
 @ONE_FAMILY
@@ -265,7 +265,7 @@ def test_a_python_in_the_tools_folder_is_used(issuer: Issuer, sts: Sts, task_dir
     job, env = prepended(env, tool.parent)
     run = run_launcher(task_dir, env, job=job)
 
-    assert run.view.result == "Succeeded" and run.view.errors == [] and run.view.warnings == [], run.stdout
+    assert run.view.result == "Succeeded" and run.view.errors == [] and launcher_warnings(run) == [], run.stdout
     assert marker.read_text() == "ran\n"
 
 
@@ -283,7 +283,7 @@ def test_a_link_in_the_workspace_runs_the_interpreter_it_names(issuer: Issuer, s
     env["SYSTEM_DEBUG"] = "true"
     run = run_launcher(vsix_task_dir, env)
 
-    assert run.view.result == "Succeeded" and run.view.errors == [] and run.view.warnings == [], run.stdout
+    assert run.view.result == "Succeeded" and run.view.errors == [] and launcher_warnings(run) == [], run.stdout
     assert f"starting the interpreter it links to, {base}" in run.stdout
 
 
@@ -298,7 +298,7 @@ def test_only_a_planted_python_is_one_clear_error(issuer: Issuer, sts: Sts, sour
 
     assert not marker.exists()
     assert run.returncode == 0 and run.view.result == "Failed", run.stdout + run.stderr
-    assert len(run.view.errors) == 1 and len(run.view.warnings) == 1, run.stdout
+    assert len(run.view.errors) == 1 and len(launcher_warnings(run)) == 1, run.stdout
     error = run.view.errors[0]
     assert "needs Python 3.9 or newer, and none was found" in error and "(tried: python3, python)" in error
     assert str(planted) in error and "UsePythonVersion@0" in error

@@ -436,7 +436,8 @@ def test_single_spoke_role_prints_its_chained_profile_line(aws: str) -> None:
     code, out, err = awswif("setup", "--trust-role", "arn:aws:iam::111111111111:role/deploy", "--role-name", "spoke")
     assert code == 0, err
     assert f"chainedProfiles line for AwsWifAssume@1: NAME=arn:aws:iam::{MANAGEMENT}:role/spoke" in out
-    assert '"Action": "sts:AssumeRole", "Resource": "arn:aws:iam::123456789012:role/spoke"' in out
+    assert ('"Action": ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"], '
+            '"Resource": "arn:aws:iam::123456789012:role/spoke"') in out
 
 
 # -- flags checked before any call --------------------------------------------------------------------
@@ -458,7 +459,7 @@ BAD_SETUP = [
     (["--tag", "a=1", "--tag", "A=2"], "is given twice"),
     (["--tag", "a=semi;colon"], "is not a valid IAM tag"),
     (["--managed-policy-arn", "ReadOnlyAccess"], "is not an IAM policy ARN"),
-    (["--allow-session-tags"], "go with --trust-role"),
+    (["--no-session-tags"], "goes with --trust-role"),
 ]
 
 

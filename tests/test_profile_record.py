@@ -11,6 +11,7 @@ import pytest
 from awswif.aws_files import FileProfile, config_text
 from awswif.errors import UserError
 from awswif.profile_record import ProfileRecord, read_record
+from awswif.session_tags import ChainedIdentity
 
 FULL = ProfileRecord(
     name="prod", role_arn="arn:aws:iam::210987654321:role/path/deploy", session_name="azp-infra-4711",
@@ -26,6 +27,10 @@ MINIMAL = ProfileRecord(name="default", role_arn="arn:aws:iam::123456789012:role
                         duration_seconds=3600, region="us-east-1", connection_id="c", oidc_request_uri="",
                         collection_id=None, sts_endpoint=None)
 CHAINED = dataclasses.replace(MINIMAL, name="spoke", kind="chained", source_profile="default", connection_id="c")
+# A vendor's role: its external id, and the tags (one with a letter beyond ASCII) and source identity sent.
+VENDOR = dataclasses.replace(CHAINED, name="vendor", external_id="contoso-7f3a:prod/1", identity=ChainedIdentity(
+    tags=(("AzureDevOps", "Pipelines"), ("RequestedFor", "Zoë O_Brien"), ("Team", "a=b")),
+    transitive_keys=("Team",), source_identity="zoe@contoso.com"))
 
 
 def write(tmp_path: Path, *records: ProfileRecord) -> Path:
@@ -35,7 +40,7 @@ def write(tmp_path: Path, *records: ProfileRecord) -> Path:
     return config
 
 
-@pytest.mark.parametrize("record", [FULL, MINIMAL, CHAINED], ids=["full", "minimal", "chained"])
+@pytest.mark.parametrize("record", [FULL, MINIMAL, CHAINED, VENDOR], ids=["full", "minimal", "chained", "vendor"])
 def test_what_is_written_is_what_is_read(record: ProfileRecord, tmp_path: Path) -> None:
     config = write(tmp_path, record, FULL if record is not FULL else MINIMAL)
     assert read_record(str(config), record.name) == record

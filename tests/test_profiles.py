@@ -263,11 +263,11 @@ def test_verify_all_accepts_real_sessions_and_refuses_a_wrong_arn() -> None:
             key = next(k for k, v in server.sessions.items() if v is session)
             credentials = AwsCredentials(key, session.secret_access_key, session.session_token, session.expiration,
                                          session.assumed_role_arn)
-            issued.append(Session(Profile("default" if n == 0 else role, arn, arn.split(":")[4], WEB_IDENTITY, 900),
+            issued.append(Session(Profile("default" if n == 0 else role, arn, f"12345678901{n}", WEB_IDENTITY, 900),
                                   credentials))
 
-        def client(credentials: AwsCredentials) -> object:
-            return aws_sts.make_client("eu-west-1", server.url, "test", credentials=credentials)
+        def client(credentials: AwsCredentials | None, region: str | None) -> object:
+            return aws_sts.make_client(region or "eu-west-1", server.url, "test", credentials=credentials)
 
         lines: list[str] = []
         verify_all(issued, client, Deadline(30), lines.append)

@@ -190,7 +190,8 @@ def test_one_refused_profile_fails_the_whole_step(issuer: Issuer, accounts: Sts,
     assert f"arn:aws:iam::{DIRECT_ACCOUNT}:oidc-provider/{host}" in error
     # The chained one gets the statement its trust policy needs, naming the hub role.
     assert f"Profile 'unrelated' ({other})" in error
-    assert f'"AWS": "{ROLE_ARN}"' in error and '"Action": "sts:AssumeRole"' in error
+    # Chained calls carry session tags by default: the statement allows tagging too.
+    assert f'"AWS": "{ROLE_ARN}"' in error and '"sts:AssumeRole",' in error and '"sts:TagSession"' in error
     assert f"awswif trust-policy --trust-role {ROLE_ARN} --account-id {SPOKE_ACCOUNT}" in error
     assert "Profile 'spoke'" not in error
     # Nothing exported, nothing written, nothing for the post-job step.

@@ -35,7 +35,7 @@ from pathlib import Path
 import pytest
 
 from agent_model import Job
-from conftest import NODE, ROOT, Run, agent_environment
+from conftest import NODE, ROOT, Run, agent_environment, launcher_warnings
 from fakes import Issuer, Sts
 
 ONE_FAMILY = pytest.mark.parametrize("issuer", ["azure-devops"], indirect=True)
@@ -117,7 +117,7 @@ def assert_succeeded(run: Run, warnings: int = 0) -> None:
     assert run.returncode == 0, run.stderr
     assert run.view.result == "Succeeded" and run.view.errors == [], run.stdout + run.stderr
     assert "AWS_SECRET_ACCESS_KEY" in run.view.secret_variables, "the task itself ran"
-    assert len(run.view.warnings) == warnings, run.view.warnings
+    assert len(launcher_warnings(run)) == warnings, launcher_warnings(run)
 
 
 def assert_one_error(run: Run) -> str:
@@ -179,7 +179,7 @@ def test_the_store_stub_is_skipped_and_named(issuer: Issuer, sts: Sts, source_ta
     assert_succeeded(run, warnings=1)
     started = machine.started()
     assert started[0] == str(stub) and started[-1] == str(real), started
-    warning = run.view.warnings[0]
+    warning = launcher_warnings(run)[0]
     assert str(stub) in warning and f"it ran {real}" in warning and "App execution aliases" in warning
 
 
@@ -204,7 +204,7 @@ def test_no_usable_python_is_one_clear_error(issuer: Issuer, sts: Sts, source_ta
                     f"python3 ({python3}: {STORE_REASON}))")
     run = run_as("win32", source_task_dir, environment(issuer, sts, source_task_dir, "win32", path), wide=(9009,))
     error = assert_one_error(run)
-    assert run.view.warnings == []
+    assert launcher_warnings(run) == []
     assert f"AwsWifAssume needs Python 3.9 or newer, and none was found on this agent {expected}." in error, error
     assert "Add a UsePythonVersion@0 step with versionSpec 3.x before this task" in error
     if layout == "nothing":
@@ -263,7 +263,7 @@ def test_a_planted_python_is_found_in_any_spelling_of_the_workspace(issuer: Issu
     run = run_as(platform, source_task_dir, env)
     assert_succeeded(run, warnings=1)
     assert machine.started() == [str(real)]
-    assert str(planted) in run.view.warnings[0] and f"Build.SourcesDirectory ({sources})" in run.view.warnings[0]
+    assert str(planted) in launcher_warnings(run)[0] and f"Build.SourcesDirectory ({sources})" in launcher_warnings(run)[0]
 
 
 # -- macOS ---------------------------------------------------------------------------------------------------------
@@ -317,7 +317,7 @@ def test_macos_temp_folder_under_var_folders(issuer: Issuer, sts: Sts, source_ta
     run = run_as("darwin", source_task_dir, env)
     assert_succeeded(run, warnings=1)
     assert machine.started() == [str(brew)]
-    assert str(planted) in run.view.warnings[0] and f"Agent.TempDirectory ({temp})" in run.view.warnings[0]
+    assert str(planted) in launcher_warnings(run)[0] and f"Agent.TempDirectory ({temp})" in launcher_warnings(run)[0]
     config = Path(run.view.variables["AWS_CONFIG_FILE"])
     assert str(config).startswith(f"{temp}/aws-wif/run-") and "credential_process = " in config.read_text()
 

@@ -20,8 +20,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         version = args[2] if args[1:2] == ["--version"] and len(args) > 2 else "dev"
         code = task.main(agent.from_process(), version)
         # The run is over: every logging command is written and any credentials file closed.
-        # Tearing down the interpreter (botocore's thousands of objects) would cost ~35 ms on
-        # every run, so flush and leave without it. The bundle's only exit hook (certifi's)
+        # Tearing down the interpreter (botocore's thousands of objects) would be paid on every
+        # run (docs/performance.md), so flush and leave without it. The bundle's only exit hook (certifi's)
         # deletes a temporary copy of its CA file, made only when imported from a zip: never here.
         sys.stdout.flush()
         sys.stderr.flush()

@@ -179,6 +179,10 @@ class Agent:
         """Shared with this task instance's post-job step (env VSTS_TASKVARIABLE_<NAME>)."""
         self._command("task.settaskvariable", value, variable=name)
 
+    def upload_summary(self, path: str) -> None:
+        """A Markdown file for the run's page (Extensions tab); the agent reads it after the step."""
+        self._command("task.uploadsummary", path)
+
     def warning(self, text: str) -> None:
         self._command("task.logissue", redact(text), type="warning")
 

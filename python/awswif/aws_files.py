@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Optional
 
 from .errors import UserError
 from .profiles import CHAINED
+from .session_tags import ChainedIdentity
 from .sts import AwsCredentials
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ def file_profiles(inputs: TaskInputs, sessions: Sequence[Session]) -> list[FileP
             role_arn=profile.role_arn,
             session_name=inputs.session_name,
             duration_seconds=profile.duration_seconds,
-            region=inputs.region,
+            region=profile.region or inputs.region,
             connection_id=inputs.connection_id,
             oidc_request_uri=inputs.oidc_request_uri,
             collection_id=inputs.collection_id,
@@ -77,8 +78,10 @@ def file_profiles(inputs: TaskInputs, sessions: Sequence[Session]) -> list[FileP
             source_profile=MAIN_PROFILE if profile.kind == CHAINED else None,
             session_policy=inputs.plan.policies.inline if main else None,
             policy_arns=inputs.plan.policies.arns if main else (),
+            external_id=profile.external_id,
+            identity=session.identity or ChainedIdentity(),
         )
-        result.append(FileProfile(profile.name, inputs.region, session.credentials, record.fields()))
+        result.append(FileProfile(profile.name, record.region, session.credentials, record.fields()))
     return result
 
 

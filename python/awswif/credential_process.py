@@ -87,11 +87,12 @@ def credentials_for(record: ProfileRecord, source: Optional[ProfileRecord], envi
         client = _client(record, network, hub)
         try:
             return sts.assume_role_chained(client, record.role_arn, record.session_name, record.duration_seconds,
-                                           deadline, note)
+                                           deadline, note, extra=record.identity.parameters(record.external_id))
         except sts.StsRefused as refusal:
             from . import diagnose
 
-            raise diagnose.explain_chained(refusal, source.role_arn, record.role_arn, record.region) from None
+            raise diagnose.explain_chained(refusal, source.role_arn, record.role_arn, record.region, record.identity,
+                                           record.external_id) from None
     return _web_identity_session(record, environ, network, deadline, note)
 
 

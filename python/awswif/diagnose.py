@@ -4,10 +4,11 @@ that would admit it. This is the message users of other tools never get."""
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 from .errors import UserError
 from .identifiers import RoleArn
+from .session_tags import ChainedIdentity
 from .sts import StsRefused
 from .trust import AUDIENCE, assume_permission_statement, chained_trust_statement, condition, provider_arn
 
@@ -68,22 +69,18 @@ def explain(refusal: StsRefused, claims: TokenClaims, role_arn: str, account_id:
     return UserError(f"AWS STS refused the request: {code}: {message}", "Check the task's inputs against the message.")
 
 
-def explain_chained(refusal: StsRefused, hub_role_arn: str, role_arn: str, region: str) -> UserError:
+def explain_chained(refusal: StsRefused, hub_role_arn: str, role_arn: str, region: str,
+                    identity: Optional[ChainedIdentity] = None, external_id: Optional[str] = None) -> UserError:
     """A spoke role refused the hub's session: the statement its trust policy needs, and the hub's side."""
     code, message = refusal.code, refusal.message
     spoke = RoleArn.parse(role_arn)
     account_id = spoke.account if spoke else ""
+    identity = identity or ChainedIdentity()
     if code == "AccessDenied":
-        trust = json.dumps(chained_trust_statement(hub_role_arn), indent=2)
-        permission = json.dumps(assume_permission_statement([role_arn]), indent=2)
-        return UserError(
-            f"AWS refused to let the main role {hub_role_arn} assume {role_arn} (role chaining): "
-            f"{message.rstrip('.')}.",
-            f"Give {role_arn} a trust statement for the main role:\n{trust}\n"
-            f"(awswif trust-policy --trust-role {hub_role_arn} --account-id {account_id} prints the whole policy), "
-            f"and let the main role assume it with this statement in its permissions:\n{permission}\n"
-            "A sessionPolicy or managedSessionPolicies on the main role must allow sts:AssumeRole too.",
-        )
+        return _chained_denied(message, hub_role_arn, role_arn, account_id, identity, external_id)
+    if code == "PackedPolicyTooLarge":
+        return UserError(f"AWS STS found the session tags too large once packed to assume {role_arn}: {message}",
+                         "Send fewer or shorter sessionTags, or set skipSessionTagging: true.")
     if code == "ValidationError" and "duration" in message.lower():
         return UserError(f"AWS STS rejected the session duration of the chained role {role_arn}: {message}",
                          "Chained sessions last at most one hour; lower durationSeconds or the role's maximum.")
@@ -97,6 +94,42 @@ def explain_chained(refusal: StsRefused, hub_role_arn: str, role_arn: str, regio
         )
     return UserError(f"AWS STS refused to assume {role_arn} with the main role's session: {code}: {message}",
                      "Check the role and its trust policy against the message.")
+
+
+def _chained_denied(message: str, hub_role_arn: str, role_arn: str, account_id: str, identity: ChainedIdentity,
+                    external_id: Optional[str]) -> UserError:
+    tagged, sourced = bool(identity.tags), bool(identity.source_identity)
+    trust = json.dumps(chained_trust_statement(hub_role_arn, tagged, sourced), indent=2)
+    permission = json.dumps(assume_permission_statement([role_arn], tagged, sourced), indent=2)
+    what = f"AWS refused to let the main role {hub_role_arn} assume {role_arn} (role chaining): {message.rstrip('.')}."
+    # STS names the missing action in its message ("is not authorized to perform: sts:TagSession");
+    # when it does not, a tagged call is refused as a whole for the same reason (IAM user guide,
+    # "Passing session tags in STS": both the trust policy and the caller's permissions must allow it).
+    if tagged and ("sts:TagSession" in message or "sts:AssumeRole " not in message + " "):
+        return UserError(
+            f"{what} The call carried session tags ({', '.join(k for k, _ in identity.tags)}), which need "
+            "sts:TagSession in the spoke role's trust policy and in the main role's permissions.",
+            f"Either allow tagging: give {role_arn} this trust statement\n{trust}\n"
+            f"(awswif trust-policy --trust-role {hub_role_arn} --account-id {account_id} prints it) and the main "
+            f"role this permission\n{permission}\nor set skipSessionTagging: true on the step to send no tags.",
+        )
+    if sourced and "sts:SetSourceIdentity" in message:
+        return UserError(
+            f"{what} The call set a source identity, which needs sts:SetSourceIdentity in the spoke role's trust "
+            "policy and in the main role's permissions.",
+            f"Give {role_arn} this trust statement\n{trust}\nand the main role this permission\n{permission}\n"
+            "or remove sourceIdentity from the step.",
+        )
+    vendor = (" If the role belongs to another organization (a vendor), its trust probably requires an external "
+              "id: " + ("check the line's externalId against the one the vendor gave you." if external_id else
+                        "add externalId=ID (the one the vendor gave you) to the role's chainedProfiles line."))
+    return UserError(
+        what,
+        f"Give {role_arn} a trust statement for the main role:\n{trust}\n"
+        f"(awswif trust-policy --trust-role {hub_role_arn} --account-id {account_id} prints the whole policy), "
+        f"and let the main role assume it with this statement in its permissions:\n{permission}\n"
+        f"A sessionPolicy or managedSessionPolicies on the main role must allow sts:AssumeRole too.{vendor}",
+    )
 
 
 def _policy_problem(code: str, message: str) -> UserError:

@@ -51,6 +51,8 @@ class TaskInputs:
     retry_max_attempts: int = MAX_ATTEMPTS_DEFAULT
     # Hosts besides Azure DevOps Services' own that the job access token may be sent to.
     token_endpoint_hosts: tuple[str, ...] = ()
+    # Also set AWS.AccessKeyID, AWS.SecretAccessKey, AWS.SessionToken and AWS.Region for AWS Toolkit tasks.
+    aws_toolkit_variables: bool = True
 
     @property
     def partition(self) -> str:
@@ -88,6 +90,7 @@ def read_inputs(agent: Agent) -> TaskInputs:
         retry_max_attempts=_int_input(agent, "retryMaxAttempts", MAX_ATTEMPTS_DEFAULT, ATTEMPTS_MIN, ATTEMPTS_MAX,
                                       unit="attempts"),
         token_endpoint_hosts=token_hosts,
+        aws_toolkit_variables=_boolean_input(agent, "awsToolkitVariables", default=True),
     )
 
 
@@ -193,11 +196,11 @@ def _oidc_request_uri(agent: Agent, extra_hosts: tuple[str, ...]) -> str:
     return checked_token_endpoint(value, extra_hosts)
 
 
-def _boolean_input(agent: Agent, name: str) -> bool:
+def _boolean_input(agent: Agent, name: str, default: bool = False) -> bool:
     value = agent.input(name).lower()
     if value not in ("", "true", "false"):
         raise UserError(f"The {name} input is '{value}'.", "Use true or false.")
-    return value == "true"
+    return value == "true" if value else default
 
 
 def _credentials_folder(agent: Agent) -> Optional[str]:

@@ -5,6 +5,7 @@ and parsed here only, so the two sides cannot drift apart (tests/test_profile_re
 from __future__ import annotations
 
 import configparser
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -14,6 +15,7 @@ from .identifiers import RoleArn
 from .policies import ascii_form, sent_form
 from .profiles import CHAINED, WEB_IDENTITY
 from .retry import MAX_ATTEMPTS_DEFAULT
+from .session_tags import ChainedIdentity
 
 RECORD_PREFIX = "awswif "
 KINDS = (WEB_IDENTITY, CHAINED)
@@ -38,6 +40,9 @@ class ProfileRecord:
     source_profile: Optional[str] = None
     session_policy: Optional[str] = None
     policy_arns: tuple[str, ...] = field(default=())
+    # Chained profiles: AssumeRole's ExternalId, and the tags and source identity the task sent.
+    external_id: Optional[str] = None
+    identity: ChainedIdentity = field(default_factory=ChainedIdentity)
 
     def fields(self) -> dict[str, str]:
         """The record's keys as the config file holds them (ASCII: the session policy JSON-escaped)."""
@@ -61,6 +66,9 @@ class ProfileRecord:
             values["session_policy"] = ascii_form(self.session_policy)
         if self.policy_arns:
             values["policy_arns"] = ",".join(self.policy_arns)
+        if self.external_id:
+            values["external_id"] = self.external_id
+        values.update(self.identity.record_fields())
         return values
 
     @property
@@ -130,7 +138,19 @@ def read_record(config_file: str, profile: str) -> ProfileRecord:
         policy_arns=tuple(a.strip() for a in value("policy_arns", required=False).split(",") if a.strip()),
         token_endpoint_hosts=host_list(value("token_endpoint_hosts", required=False)),
         retry_max_attempts=number("retry_max_attempts", MAX_ATTEMPTS_DEFAULT),
+        external_id=value("external_id", required=False) or None,
+        identity=_identity(value, section, config_file),
     )
+
+
+def _identity(value: Callable[..., str], section: str, config_file: str) -> ChainedIdentity:
+    try:
+        return ChainedIdentity.from_record(value("session_tags", required=False),
+                                           value("transitive_tag_keys", required=False),
+                                           value("source_identity", required=False))
+    except ValueError:
+        raise UserError(f"The [{section}] record in {config_file} has session_tags that are not a list of pairs.",
+                        "Re-run the AwsWifAssume@1 step that wrote it; do not edit the file.") from None
 
 
 def _policy(text: str, section: str, config_file: str) -> Optional[str]:

@@ -6,18 +6,24 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 from .agent import Agent
 from .errors import UserError
-from .identifiers import ACCOUNT_ID, PROFILE_NAME, RoleArn
+from .identifiers import ACCOUNT_ID, EXTERNAL_ID, PROFILE_NAME, REGION, RoleArn, region_in_partition
 from .policies import SessionPolicies, read_session_policies
+from .session_tags import ChainedIdentity, read_chained_identity
 
 MAIN_PROFILE = "default"
 WEB_IDENTITY, CHAINED = "web-identity", "chained"
 # "Role chaining limits your AWS CLI or AWS API role session to a maximum of one hour"
 # (STS API reference, AssumeRole, DurationSeconds).
 CHAINED_MAX_SECONDS = 3600
+# STS API reference, DurationSeconds: "from 900 seconds (15 minutes) up to the maximum session
+# duration setting for the role" (at most 43200).
+DURATION_MIN, DURATION_MAX = 900, 43200
+# What may follow NAME=ROLE_ARN on a profiles/chainedProfiles line, space-separated.
+LINE_OPTIONS = ("region", "durationSeconds", "externalId")
 
 
 @dataclass(frozen=True)
@@ -27,6 +33,10 @@ class Profile:
     account_id: str
     kind: str  # WEB_IDENTITY: the job's OIDC token; CHAINED: sts:AssumeRole with the main role's session
     duration_seconds: int
+    # The line's region= option: this profile's config section and its STS calls (else the task's).
+    region: Optional[str] = None
+    # The line's externalId= option (chained only): AssumeRole's ExternalId, as vendor accounts require.
+    external_id: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,8 @@ class Plan:
     files_folder: str = ""
     # refreshingProfiles (#11): credential_process lines instead of keys; implies writing the files.
     refreshing: bool = False
+    # The session tags, transitive keys and source identity of every chained AssumeRole.
+    chained_identity: ChainedIdentity = field(default_factory=ChainedIdentity)
 
     @property
     def writes_files(self) -> bool:
@@ -68,7 +80,7 @@ def read_plan(agent: Agent, main_role: RoleArn, duration_seconds: int) -> Plan:
         roles: dict[str, str] = {main_role_arn: "roleArn"} if kind == WEB_IDENTITY else {}
         for number, line in _lines(agent.input(input_name)):
             where = f"The {input_name} input, line {number} ('{line}')"
-            name, role = _profile_line(where, line, partition)
+            name, role, options = _profile_line(where, line, partition, kind)
             arn = role.text
             key = name.lower()
             if key in seen:
@@ -80,7 +92,8 @@ def read_plan(agent: Agent, main_role: RoleArn, duration_seconds: int) -> Plan:
                                 "Assume each role once and use that profile.")
             seen[key] = f"{input_name} line {number}"
             roles[arn] = f"{input_name} line {number}"
-            profiles.append(Profile(name, arn, role.account, kind, duration))
+            profiles.append(Profile(name, arn, role.account, kind, options.get("durationSeconds", duration),
+                                    options.get("region"), options.get("externalId")))
     refreshing = _boolean(agent, "refreshingProfiles")
     plan = Plan(
         profiles=tuple(profiles),
@@ -89,6 +102,7 @@ def read_plan(agent: Agent, main_role: RoleArn, duration_seconds: int) -> Plan:
         verify=_boolean(agent, "verifyCredentials"),
         files_folder=_files_folder(agent) if profiles or refreshing else "",
         refreshing=refreshing,
+        chained_identity=read_chained_identity(agent, any(p.kind == CHAINED for p in profiles)),
     )
     _check_allowed(plan, main_role_arn, main_account)
     return plan
@@ -100,12 +114,14 @@ def _lines(value: str) -> list[tuple[int, str]]:
             if line.strip() and not line.strip().startswith("#")]
 
 
-def _profile_line(where: str, line: str, partition: str) -> tuple[str, RoleArn]:
-    name, sep, arn = line.partition("=")
-    name, arn = name.strip(), arn.strip()
+def _profile_line(where: str, line: str, partition: str, kind: str) -> tuple[str, RoleArn, dict[str, Any]]:
+    # "NAME = ARN" (spaces around the first "=") has always been accepted; options follow the ARN.
+    name, sep, after = line.partition("=")
+    name, (arn, *rest) = name.strip(), (after.split() or [""])
     if not sep or not name or not arn:
-        raise UserError(f"{where} is not NAME=ROLE_ARN.",
-                        "Write one profile a line, e.g. prod=arn:aws:iam::123456789012:role/deploy.")
+        raise UserError(f"{where} is not NAME=ROLE_ARN [region=REGION] [durationSeconds=N]"
+                        f"{' [externalId=ID]' if kind == CHAINED else ''}.",
+                        "Write one profile a line, e.g. prod=arn:aws:iam::123456789012:role/deploy region=us-east-1.")
     if not PROFILE_NAME.match(name):
         raise UserError(f"{where}: '{name}' is not a valid profile name.",
                         "Use 1 to 64 letters, digits, '_', '.' or '-'.")
@@ -119,7 +135,47 @@ def _profile_line(where: str, line: str, partition: str) -> tuple[str, RoleArn]:
     if role.partition != partition:
         raise UserError(f"{where}: the role is in partition '{role.partition}', the main role in '{partition}'.",
                         "One step serves one partition (one STS endpoint): use another step for the other one.")
-    return name, role
+    return name, role, _line_options(where, rest, partition, kind)
+
+
+def _line_options(where: str, words: list[str], partition: str, kind: str) -> dict[str, Any]:
+    """region=, durationSeconds= and (chained) externalId= after the ARN, each at most once."""
+    options: dict[str, Any] = {}
+    for word in words:
+        key, sep, value = word.partition("=")
+        if key not in LINE_OPTIONS or not sep:
+            raise UserError(f"{where}: '{word}' is not an option of a profile line.",
+                            "After NAME=ROLE_ARN, a line may have region=REGION, durationSeconds=N"
+                            f"{' and externalId=ID' if kind == CHAINED else ''}, separated by spaces.")
+        if key in options:
+            raise UserError(f"{where} has {key} twice.", f"Give {key} once.")
+        options[key] = _option(where, key, value, partition, kind)
+    return options
+
+
+def _option(where: str, key: str, value: str, partition: str, kind: str) -> object:
+    if key == "region":
+        if not REGION.match(value):
+            raise UserError(f"{where}: region '{value}' is not an AWS region code.", "Use a code such as us-east-1.")
+        if not region_in_partition(value, partition):
+            raise UserError(f"{where}: region '{value}' is not in the role's partition '{partition}'.",
+                            "Use a region of the role's partition (aws-cn: cn-*, aws-us-gov: us-gov-*).")
+        return value
+    if key == "durationSeconds":
+        high = CHAINED_MAX_SECONDS if kind == CHAINED else DURATION_MAX
+        if not value.isdigit() or not DURATION_MIN <= int(value) <= high:
+            why = " (AWS limits chained sessions to one hour)" if kind == CHAINED else ""
+            raise UserError(f"{where}: durationSeconds '{value}' is not valid.",
+                            f"Use a whole number of seconds from {DURATION_MIN} to {high}{why}.")
+        return int(value)
+    if kind != CHAINED:
+        raise UserError(f"{where}: externalId applies to chainedProfiles only.",
+                        "AssumeRoleWithWebIdentity takes no external id: move the role to chainedProfiles (the "
+                        "main role assumes it with sts:AssumeRole), or drop the option.")
+    if not EXTERNAL_ID.match(value):
+        raise UserError(f"{where}: the externalId is not valid.",
+                        "Use 2 to 1224 characters from letters, digits and _ + = , . @ : / -.")
+    return value
 
 
 def _allowed_accounts(value: str) -> tuple[str, ...]:

@@ -9,7 +9,7 @@ import functools
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from . import sts
@@ -17,6 +17,7 @@ from .errors import UserError
 from .policies import SessionPolicies
 from .profiles import CHAINED, MAIN_PROFILE, Profile
 from .retry import Deadline
+from .session_tags import ChainedIdentity
 from .sts import MAX_PARALLEL
 
 
@@ -24,6 +25,8 @@ from .sts import MAX_PARALLEL
 class Session:
     profile: Profile
     credentials: sts.AwsCredentials
+    # A chained session's tags, transitive keys and source identity, as sent (a refresh sends the same).
+    identity: Optional[ChainedIdentity] = None
 
 
 class SharedToken:
@@ -52,13 +55,17 @@ class Fulfilment:
 
     session_name: str
     policies: SessionPolicies
+    # The main region's client for AssumeRoleWithWebIdentity, and a maker of clients for the regions
+    # some profiles' region= options name (signed with a session's keys, or unsigned).
     web_client: Any
-    signed_client: Callable[[sts.AwsCredentials], Any]
+    signed_client: Callable[[Optional[sts.AwsCredentials], Optional[str]], Any]
     token: SharedToken
     deadline: Deadline
     log: Callable[[str], None]
     explain_web: Callable[[sts.StsRefused, Profile], UserError]
     explain_chained: Callable[[sts.StsRefused, Profile, str], UserError]
+    # Tags, transitive keys and source identity for every chained AssumeRole.
+    chained_identity: ChainedIdentity = field(default_factory=ChainedIdentity)
 
 
 def assume_all(main: Profile, profiles: Sequence[Profile], how: Fulfilment) -> list[Session]:
@@ -67,25 +74,28 @@ def assume_all(main: Profile, profiles: Sequence[Profile], how: Fulfilment) -> l
     sessions: dict[str, Session] = {}
     direct = [main, *(p for p in profiles if p.kind != CHAINED)]
     chained = [p for p in profiles if p.kind == CHAINED]
-    _run_all({p.name: functools.partial(_web_identity, p, how, p is main) for p in direct}, sessions, failures)
+    # Clients are made here, on one thread (botocore's rule), one per region a profile asks for.
+    web = {p.region: how.signed_client(None, p.region) for p in direct if p.region}
+    _run_all({p.name: functools.partial(_web_identity, p, web.get(p.region or "", how.web_client), how, p is main)
+              for p in direct}, sessions, failures)
     if chained:
         hub = sessions.get(main.name)
         if hub is None:
             for profile in chained:
                 failures[profile.name] = UserError("Not attempted: chained profiles need the main role's session.")
         else:
-            client = how.signed_client(hub.credentials)
-            _run_all({p.name: functools.partial(_chained, p, client, hub.profile.role_arn, how) for p in chained},
-                     sessions, failures)
+            signed = {region: how.signed_client(hub.credentials, region) for region in {p.region for p in chained}}
+            _run_all({p.name: functools.partial(_chained, p, signed[p.region], hub.profile.role_arn, how)
+                      for p in chained}, sessions, failures)
     if failures:
         raise _all_or_nothing(main, profiles, failures)
     return [sessions[main.name], *(sessions[p.name] for p in profiles)]
 
 
-def verify_all(sessions: Sequence[Session], signed_client: Callable[[sts.AwsCredentials], Any],
+def verify_all(sessions: Sequence[Session], signed_client: Callable[[Optional[sts.AwsCredentials], Optional[str]], Any],
                deadline: Deadline, log: Callable[[str], None]) -> None:
     """GetCallerIdentity with every session: AWS must see exactly the assumed-role ARN STS gave."""
-    clients = [(s, signed_client(s.credentials)) for s in sessions]
+    clients = [(s, signed_client(s.credentials, s.profile.region)) for s in sessions]
     failures: dict[str, UserError] = {}
     done: dict[str, Session] = {}
     _run_all({s.profile.name: functools.partial(_verify, s, client, deadline, log) for s, client in clients},
@@ -95,11 +105,11 @@ def verify_all(sessions: Sequence[Session], signed_client: Callable[[sts.AwsCred
         raise _all_or_nothing(main, [s.profile for s in sessions[1:]], failures, verb="verify")
 
 
-def _web_identity(profile: Profile, how: Fulfilment, is_main: bool) -> Session:
+def _web_identity(profile: Profile, client: Any, how: Fulfilment, is_main: bool) -> Session:
     token = how.token.current()
     try:
         credentials = sts.assume_role(
-            how.web_client, profile.role_arn, how.session_name, profile.duration_seconds, token,
+            client, profile.role_arn, how.session_name, profile.duration_seconds, token,
             lambda: how.token.replace(token), how.deadline, _prefixed(how.log, profile, is_main),
             policy=how.policies.inline if is_main else None,
             policy_arns=how.policies.arns if is_main else (),
@@ -112,10 +122,11 @@ def _web_identity(profile: Profile, how: Fulfilment, is_main: bool) -> Session:
 def _chained(profile: Profile, client: Any, hub_role_arn: str, how: Fulfilment) -> Session:
     try:
         credentials = sts.assume_role_chained(client, profile.role_arn, how.session_name, profile.duration_seconds,
-                                              how.deadline, _prefixed(how.log, profile, False))
+                                              how.deadline, _prefixed(how.log, profile, False),
+                                              extra=how.chained_identity.parameters(profile.external_id))
     except sts.StsRefused as refusal:
         raise how.explain_chained(refusal, profile, hub_role_arn) from None
-    return Session(profile, credentials)
+    return Session(profile, credentials, how.chained_identity)
 
 
 def _verify(session: Session, client: Any, deadline: Deadline, log: Callable[[str], None]) -> Session:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Optional
@@ -174,9 +174,12 @@ def assume_role(
 
 
 def assume_role_chained(client: Any, role_arn: str, session_name: str, duration_seconds: int, deadline: Deadline,
-                        log: Callable[[str], None], backoff: Backoff = STS_BACKOFF) -> AwsCredentials:
-    """sts:AssumeRole with the client's (the hub role's) credentials: role chaining, at most an hour."""
-    parameters = dict(RoleArn=role_arn, RoleSessionName=session_name, DurationSeconds=duration_seconds)
+                        log: Callable[[str], None], backoff: Backoff = STS_BACKOFF, *,
+                        extra: Optional[Mapping[str, Any]] = None) -> AwsCredentials:
+    """sts:AssumeRole with the client's (the hub role's) credentials: role chaining, at most an hour.
+    `extra`: Tags, TransitiveTagKeys, SourceIdentity, ExternalId (session_tags.ChainedIdentity)."""
+    parameters: dict[str, Any] = dict(RoleArn=role_arn, RoleSessionName=session_name,
+                                      DurationSeconds=duration_seconds, **(extra or {}))
     retries = _Retries(backoff, deadline, log)
     while True:
         try:

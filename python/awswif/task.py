@@ -90,13 +90,13 @@ def _obtain_sessions(
 ) -> list[Session]:
     """The main role's session first, then one per profile (inputs.plan)."""
 
-    def sts_client(credentials: Optional[sts.AwsCredentials] = None) -> Any:
-        return sts.make_client(inputs.region, inputs.sts_endpoint, f"aws-wif/{version}", network,
+    def sts_client(credentials: Optional[sts.AwsCredentials] = None, region: Optional[str] = None) -> Any:
+        return sts.make_client(region or inputs.region, inputs.sts_endpoint, f"aws-wif/{version}", network,
                                read_timeout=inputs.timeout_seconds, credentials=credentials)
 
     # The AWS client takes longer to load than the token takes to arrive: load it meanwhile, from
-    # just before the token request leaves (started earlier, it slows the request's own preparation:
-    # ~10 ms more before the request leaves, bench/ realistic profile).
+    # just before the token request leaves (started earlier, a thread that imports holds the GIL and
+    # delays the request's own preparation; figures in docs/performance.md).
     client = Background(lambda: _load_while_waiting(sts_client))
 
     with requests.Session() as http:
@@ -130,7 +130,8 @@ def _obtain_sessions(
         plan = inputs.plan
         chained_note = describe_duration(plan, inputs.duration_seconds)
         if chained_note:
-            agent.log(chained_note)
+            # A warning, so that it shows in the run's summary rather than scrolling by.
+            agent.warning(chained_note)
         watchdog.phase = "loading the AWS client"
         web_client = client.result()
         watchdog.phase = f"waiting for AWS STS ({web_client.meta.endpoint_url})"
@@ -143,9 +144,11 @@ def _obtain_sessions(
             deadline=deadline,
             log=agent.log,
             explain_web=lambda refusal, profile: _diagnose().explain(
-                refusal, claims, profile.role_arn, profile.account_id, inputs.region),
+                refusal, claims, profile.role_arn, profile.account_id, profile.region or inputs.region),
             explain_chained=lambda refusal, profile, hub: _diagnose().explain_chained(
-                refusal, hub, profile.role_arn, inputs.region),
+                refusal, hub, profile.role_arn, profile.region or inputs.region, plan.chained_identity,
+                profile.external_id),
+            chained_identity=plan.chained_identity.with_signed_names(claims.subject),
         ))
         if plan.verify:
             watchdog.phase = "verifying the sessions with GetCallerIdentity"
@@ -183,8 +186,8 @@ def _timed_out(agent: Agent, inputs: TaskInputs, phase: str) -> None:
 def _issuer_advice(agent: Agent, inputs: TaskInputs, claims: TokenClaims) -> None:
     # Only Azure Resource Manager connections move to the Entra issuer; AWS connections keep theirs.
     if claims.azure_devops_issuer and inputs.connection.type == AZURE_RM:
-        agent.log(
-            f"Note: the Azure DevOps token issuer retires on {ISSUER_RETIREMENT} for Azure Resource Manager "
+        agent.warning(
+            f"The Azure DevOps token issuer retires on {ISSUER_RETIREMENT} for Azure Resource Manager "
             "connections; after 'Update' on the connection, AWS needs an IAM OIDC provider for the Entra issuer "
             "and the role must trust the connection's new subject (see 'awswif trust-policy')."
         )
@@ -233,6 +236,17 @@ def export(agent: Agent, inputs: TaskInputs, sessions: list[Session]) -> None:
         # The post-job step deletes the file's directory, as it does the profiles' files.
         agent.set_task_variable("AWSWIF_FILES_DIRECTORY", str(path.parent))
         variables.append(("AWS_SHARED_CREDENTIALS_FILE", str(path), False))
+    if inputs.aws_toolkit_variables:
+        # The AWS Toolkit for Azure DevOps reads these with tl.getVariable when a task has no AWS
+        # connection (aws-toolkit-azure-devops src/lib/awsConnectionParameters.ts): its tasks then sign
+        # with this session. Every task can already read the job's secrets; this adds names, not exposure.
+        # AWS.Region reaches scripts' environment as AWS_REGION, the value set above.
+        variables += [
+            ("AWS.AccessKeyID", credentials.access_key_id, True),
+            ("AWS.SecretAccessKey", credentials.secret_access_key, True),
+            ("AWS.SessionToken", credentials.session_token, True),
+            ("AWS.Region", inputs.region, False),
+        ]
     # Plain job variables, for this job's later steps. None of these names is declared in task.json's
     # outputVariables: the agent makes every declared name output-only (<step>.NAME), whatever
     # setvariable says (Agent.Worker/ExecutionContext.cs, SetVariable).
@@ -255,7 +269,25 @@ def export(agent: Agent, inputs: TaskInputs, sessions: list[Session]) -> None:
     for name, value, secret in outputs:
         agent.set_variable(name, value, secret=secret, output=True)
     agent.log(_summary(inputs, sessions))
+    _upload_summary(agent, inputs, sessions)
     agent.succeed()
+
+
+def _upload_summary(agent: Agent, inputs: TaskInputs, sessions: list[Session]) -> None:
+    """The Markdown summary on the run's page. The credentials are exported by now: a summary that
+    cannot be written is a warning, not a failed step."""
+    folder = agent.variable("Agent.TempDirectory")
+    if not folder:
+        return
+    from . import run_summary
+
+    text = run_summary.markdown(inputs, sessions, {s.profile.name: _utc(s.credentials) for s in sessions})
+    try:
+        path = run_summary.write(folder, text)
+    except UserError as problem:
+        agent.warning(f"{problem} The run's summary page will not show the roles.")
+        return
+    agent.upload_summary(str(path))
 
 
 def _refreshing_line(profile: str, config: Path) -> str:

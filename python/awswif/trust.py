@@ -85,11 +85,24 @@ def chained_trust_policy(hub_role_arn: str) -> dict[str, Any]:
     }
 
 
-def chained_trust_statement(hub_role_arn: str) -> dict[str, Any]:
-    return {"Effect": "Allow", "Principal": {"AWS": hub_role_arn}, "Action": "sts:AssumeRole"}
+def chained_actions(session_tags: bool = False, source_identity: bool = False) -> list[str]:
+    """What the hub role's session does on a spoke: AssumeRole, passing session tags and setting a
+    source identity (IAM user guide: each needs its own action in the trust policy and in the
+    caller's permissions, or STS refuses the whole call)."""
+    return (["sts:AssumeRole"] + (["sts:TagSession"] if session_tags else [])
+            + (["sts:SetSourceIdentity"] if source_identity else []))
 
 
-def assume_permission_statement(spoke_role_arns: Sequence[str]) -> dict[str, Any]:
+def chained_trust_statement(hub_role_arn: str, session_tags: bool = False,
+                            source_identity: bool = False) -> dict[str, Any]:
+    actions = chained_actions(session_tags, source_identity)
+    return {"Effect": "Allow", "Principal": {"AWS": hub_role_arn},
+            "Action": actions[0] if len(actions) == 1 else actions}
+
+
+def assume_permission_statement(spoke_role_arns: Sequence[str], session_tags: bool = False,
+                                source_identity: bool = False) -> dict[str, Any]:
     """The hub role's own permission to assume its spokes (cross-account AssumeRole needs both sides)."""
     resource: Any = spoke_role_arns[0] if len(spoke_role_arns) == 1 else list(spoke_role_arns)
-    return {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": resource}
+    actions = chained_actions(session_tags, source_identity)
+    return {"Effect": "Allow", "Action": actions[0] if len(actions) == 1 else actions, "Resource": resource}

@@ -8,7 +8,7 @@ resource "aws_iam_role" "azure_pipelines" {
       Sid       = "AwsWifHubRole"
       Effect    = "Allow"
       Principal = { AWS = "arn:aws:iam::123456789012:role/deploy" }
-      Action    = "sts:AssumeRole"
+      Action    = ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"]
     }]
   })
 }

@@ -66,10 +66,14 @@ def _parser() -> argparse.ArgumentParser:
         hub.add_argument("--trust-role", metavar="HUB_ROLE_ARN",
                          help="instead of a token's issuer and subject: trust this (hub) role, for a spoke role "
                               "in a chainedProfiles line")
-        hub.add_argument("--allow-session-tags", action="store_true",
-                         help="the hub's session may pass session tags (sts:TagSession)")
-        hub.add_argument("--allow-source-identity", action="store_true",
-                         help="the hub's session may set a source identity (sts:SetSourceIdentity)")
+        # The task tags every chained session and may set a source identity (session_tags.py), so
+        # the spoke's trust allows both unless told otherwise; the --allow-* flags of 1.0 still parse.
+        hub.add_argument("--no-session-tags", action="store_true",
+                         help="leave sts:TagSession out (only with skipSessionTagging: true in the task)")
+        hub.add_argument("--no-source-identity", action="store_true",
+                         help="leave sts:SetSourceIdentity out (only if no step sets sourceIdentity)")
+        hub.add_argument("--allow-session-tags", action="store_true", help=argparse.SUPPRESS)
+        hub.add_argument("--allow-source-identity", action="store_true", help=argparse.SUPPRESS)
         role = command.add_argument_group("the role")
         role.add_argument("--role-name", default="azure-pipelines", help="default: azure-pipelines")
         role.add_argument("--managed-policy-arn", action="append", default=[], help="attach this policy (repeatable)")
@@ -232,15 +236,19 @@ def chained_spec(args: argparse.Namespace) -> ChainedSpec:
     return ChainedSpec(hub_role_arn=args.trust_role, account_id=spec.account_id, partition=hub.partition,
                        role_name=spec.role_name, managed_policy_arns=spec.managed_policy_arns,
                        max_session_duration=spec.max_session_duration, guardrails=spec.guardrails,
-                       session_tags=args.allow_session_tags, source_identity=args.allow_source_identity)
+                       session_tags=not args.no_session_tags, source_identity=not args.no_source_identity)
 
 
 def _spec(args: argparse.Namespace, account_id: Optional[str] = None) -> Spec:
     if args.trust_role:
         spec = chained_spec(args)
         return dataclasses.replace(spec, account_id=account_id) if account_id else spec
-    if args.allow_session_tags or args.allow_source_identity:
-        raise UserError("--allow-session-tags and --allow-source-identity go with --trust-role.",
+    given = [flag for flag, value in (("--no-session-tags", args.no_session_tags),
+                                      ("--no-source-identity", args.no_source_identity),
+                                      ("--allow-session-tags", args.allow_session_tags),
+                                      ("--allow-source-identity", args.allow_source_identity)) if value]
+    if given:
+        raise UserError(f"{', '.join(given)} go{'es' if len(given) == 1 else ''} with --trust-role.",
                         "They let the hub role's session tag a spoke's session; a web-identity role gets neither "
                         "from the task.")
     return trust_spec(args, account_id)

@@ -22,17 +22,8 @@ def web_identity_statement(account_id: str, issuer: str, subjects: Sequence[str]
     return {"Sid": WEB_IDENTITY_SID, **statement}
 
 
-def hub_actions(session_tags: bool, source_identity: bool) -> list[str]:
-    """What the hub role's session may do on the spoke: AssumeRole, and passing session tags or a
-    source identity when the pipeline's tools send them (STS refuses those without the permission)."""
-    return (["sts:AssumeRole"] + (["sts:TagSession"] if session_tags else [])
-            + (["sts:SetSourceIdentity"] if source_identity else []))
-
-
 def hub_statement(hub_role_arn: str, session_tags: bool = False, source_identity: bool = False) -> dict[str, Any]:
-    actions = hub_actions(session_tags, source_identity)
-    return {"Sid": HUB_ROLE_SID, **chained_trust_statement(hub_role_arn),
-            "Action": actions[0] if len(actions) == 1 else actions}
+    return {"Sid": HUB_ROLE_SID, **chained_trust_statement(hub_role_arn, session_tags, source_identity)}
 
 
 def policy(statements: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, TypeVar
 
 from ..errors import UserError
-from ..trust import AUDIENCE, condition, provider_arn, provider_host
+from ..trust import AUDIENCE, chained_actions, condition, provider_arn, provider_host
 from .guardrails import Guardrails, role_arn
-from .owned_trust import HUB_ROLE_SID, WEB_IDENTITY_SID, hub_actions, hub_statement, policy, web_identity_statement
+from .owned_trust import HUB_ROLE_SID, WEB_IDENTITY_SID, hub_statement, policy, web_identity_statement
 
 FORMATS = ("json", "cloudformation", "terraform")
 S = TypeVar("S")
@@ -260,7 +260,7 @@ def hub_role_policy(spec: ChainedSpec, spoke_role_arns: Sequence[str]) -> dict[s
     """The statement the hub role needs in its own permissions (cross-account AssumeRole needs both
     sides), with the same session-tag and source-identity actions as the spokes' trust."""
     resource: Any = spoke_role_arns[0] if len(spoke_role_arns) == 1 else list(spoke_role_arns)
-    actions: Any = hub_actions(spec.session_tags, spec.source_identity)
+    actions: Any = chained_actions(spec.session_tags, spec.source_identity)
     return policy([{"Effect": "Allow", "Action": actions[0] if len(actions) == 1 else actions, "Resource": resource}])
 
 
