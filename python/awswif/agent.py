@@ -90,6 +90,13 @@ class Agent:
             )
         return value
 
+    def boolean_input(self, name: str, default: bool = False) -> bool:
+        """A boolean input as the agent passes it ("true"/"false", any case); empty is the default."""
+        value = self.input(name).lower()
+        if value not in ("", "true", "false"):
+            raise UserError(f"The {name} input is '{value}'.", "Use true or false.")
+        return value == "true" if value else default
+
     def variable(self, name: str) -> str:
         return self._env.get(mangle(name), "").strip()
 

@@ -84,13 +84,13 @@ def read_inputs(agent: Agent) -> TaskInputs:
         collection_id=_collection_id(agent),
         access_token=_access_token(agent),
         credentials_folder=_credentials_folder(agent),
-        output_credentials=_boolean_input(agent, "outputCredentials"),
+        output_credentials=agent.boolean_input("outputCredentials"),
         connection=connection,
         plan=read_plan(agent, role_arn, duration_seconds),
         retry_max_attempts=_int_input(agent, "retryMaxAttempts", MAX_ATTEMPTS_DEFAULT, ATTEMPTS_MIN, ATTEMPTS_MAX,
                                       unit="attempts"),
         token_endpoint_hosts=token_hosts,
-        aws_toolkit_variables=_boolean_input(agent, "awsToolkitVariables", default=True),
+        aws_toolkit_variables=agent.boolean_input("awsToolkitVariables", default=True),
     )
 
 
@@ -196,15 +196,8 @@ def _oidc_request_uri(agent: Agent, extra_hosts: tuple[str, ...]) -> str:
     return checked_token_endpoint(value, extra_hosts)
 
 
-def _boolean_input(agent: Agent, name: str, default: bool = False) -> bool:
-    value = agent.input(name).lower()
-    if value not in ("", "true", "false"):
-        raise UserError(f"The {name} input is '{value}'.", "Use true or false.")
-    return value == "true" if value else default
-
-
 def _credentials_folder(agent: Agent) -> Optional[str]:
-    if not _boolean_input(agent, "credentialsFile"):
+    if not agent.boolean_input("credentialsFile"):
         return None
     folder = agent.variable("Agent.TempDirectory")
     if not folder:

@@ -94,12 +94,12 @@ def read_plan(agent: Agent, main_role: RoleArn, duration_seconds: int) -> Plan:
             roles[arn] = f"{input_name} line {number}"
             profiles.append(Profile(name, arn, role.account, kind, options.get("durationSeconds", duration),
                                     options.get("region"), options.get("externalId")))
-    refreshing = _boolean(agent, "refreshingProfiles")
+    refreshing = agent.boolean_input("refreshingProfiles")
     plan = Plan(
         profiles=tuple(profiles),
         policies=read_session_policies(agent, partition, main_account),
         allowed_account_ids=_allowed_accounts(agent.input("allowedAccountIds")),
-        verify=_boolean(agent, "verifyCredentials"),
+        verify=agent.boolean_input("verifyCredentials"),
         files_folder=_files_folder(agent) if profiles or refreshing else "",
         refreshing=refreshing,
         chained_identity=read_chained_identity(agent, any(p.kind == CHAINED for p in profiles)),
@@ -208,13 +208,6 @@ def _files_folder(agent: Agent) -> str:
                         "did not provide it.",
                         "Run on an Azure Pipelines agent (it sets the variable for every job).")
     return folder
-
-
-def _boolean(agent: Agent, name: str) -> bool:
-    value = agent.input(name).lower()
-    if value not in ("", "true", "false"):
-        raise UserError(f"The {name} input is '{value}'.", "Use true or false.")
-    return value == "true"
 
 
 def describe_duration(plan: Plan, duration_seconds: int) -> Optional[str]:

@@ -120,7 +120,7 @@ def read_chained_identity(agent: Agent, chained: bool) -> ChainedIdentity:
     """The inputs sessionTags, transitiveTagKeys, skipSessionTagging and sourceIdentity, checked against
     the STS rules before any call; the default tags from the job's variables."""
     text, transitive_text = agent.input("sessionTags"), agent.input("transitiveTagKeys")
-    skip = _boolean(agent, "skipSessionTagging")
+    skip = agent.boolean_input("skipSessionTagging")
     source_identity = _source_identity(agent.input("sourceIdentity"))
     if not chained:
         given = [n for n, v in (("sessionTags", text), ("transitiveTagKeys", transitive_text),
@@ -208,10 +208,3 @@ def _source_identity(value: str) -> Optional[str]:
                         "Use 2 to 64 characters from letters, digits and _ + = , . @ - (not starting with 'aws:'), "
                         "e.g. $(Build.RequestedForEmail).")
     return value
-
-
-def _boolean(agent: Agent, name: str) -> bool:
-    value = agent.input(name).lower()
-    if value not in ("", "true", "false"):
-        raise UserError(f"The {name} input is '{value}'.", "Use true or false.")
-    return value == "true"
