@@ -11,14 +11,12 @@ from awswif.errors import UserError
 
 from fakes import Issuer
 
-NOW = datetime.now(timezone.utc)
-
 
 @pytest.mark.parametrize("family", ["azure-devops", "entra"])
 def test_both_families(family: str) -> None:
     issuer = Issuer(family)
     try:
-        claims = read_claims(issuer.mint(), now=NOW, organization_id=issuer.organization_id.upper())
+        claims = read_claims(issuer.mint(), now=datetime.now(timezone.utc), organization_id=issuer.organization_id.upper())
         assert claims.family == (AZURE_DEVOPS if family == "azure-devops" else ENTRA)
         assert claims.subject == issuer.subject
         assert claims.provider_host == issuer.issuer[len("https://"):]
@@ -37,23 +35,22 @@ def test_issuer_families() -> None:
 def test_audience_as_single_item_list() -> None:
     issuer = Issuer()
     try:
-        assert read_claims(issuer.mint(aud=["api://AzureADTokenExchange"]), now=NOW).audience == "api://AzureADTokenExchange"
+        assert read_claims(issuer.mint(aud=["api://AzureADTokenExchange"]), now=datetime.now(timezone.utc)).audience == "api://AzureADTokenExchange"
         with pytest.raises(UserError, match="audience"):
-            read_claims(issuer.mint(aud=["a", "b"]), now=NOW)
+            read_claims(issuer.mint(aud=["a", "b"]), now=datetime.now(timezone.utc))
     finally:
         issuer.close()
 
 
 def test_expiry_margin() -> None:
     issuer = Issuer()
-    # The token's times and "now" from one clock reading: NOW was taken when the module was collected, which
-    # can be more than the margin before this test runs.
+    # The token's times and "now" from one clock reading, so that the margins are exact.
     now = datetime.now(timezone.utc)
     try:
         with pytest.raises(UserError, match="already past"):
             read_claims(issuer.mint(exp=int(now.timestamp()) + 10), now=now)
         assert read_claims(issuer.mint(exp=int(now.timestamp()) + 120), now=now)
         with pytest.raises(UserError, match="'exp' claim"):
-            read_claims(issuer.mint(exp="soon"), now=NOW)
+            read_claims(issuer.mint(exp="soon"), now=now)
     finally:
         issuer.close()
