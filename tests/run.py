@@ -4,7 +4,8 @@
 Creates .venv, installs the runtime lock and the test tools into it (again only when they change),
 installs tfx-cli from npm for the packaging conformance tests, builds OpenTofu and the provider's
 credential code from the Go module proxy for the Terraform tests (once; cached), runs the static checks (ruff, mypy
-strict, vermin for Python 3.9, bandit, pip-audit on the lock), then pytest."""
+strict, vermin for Python 3.9, bandit, pip-audit on the lock), then pytest over tests/ (tests/unit, tests/e2e,
+tests/packaging; tests/support holds the stand-ins and helpers they share)."""
 
 from __future__ import annotations
 
@@ -63,11 +64,10 @@ def ensure_tfx() -> None:
 
 def ensure_go_tools() -> None:
     """The Go programs the Terraform tests run, built once into ~/.cache/aws-wif (reused by later runs and
-    fresh clones): OpenTofu from the Go module proxy, and the provider's credential code (tests/awsbase).
+    fresh clones): OpenTofu from the Go module proxy, and the provider's credential code (tests/support/awsbase).
     Built here, before the tests, so that their one-time cost shows in the output with its time."""
-    sys.path.insert(0, str(ROOT / "tests"))
+    sys.path.insert(0, str(ROOT / "tests" / "support"))
     import awsbase_probe
-
     import opentofu
 
     try:
