@@ -13,7 +13,7 @@ STS stand-ins the tests use, with the agent's `python3` replaced by a wrapper th
                 with it, in the order they finished
 
 Scenarios measured: a successful run, and one that STS refuses (the diagnosis path). Not a test;
-tests/test_build.py re-measures and fails when the list drifted.
+tests/packaging/test_build.py re-measures and fails when the list drifted.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 MODULE_LIST = ROOT / "python" / "bytecode-modules.txt"
 REGENERATE = "python3 bench/imports.py --write"
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "python")]
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "support"), str(ROOT / "python")]
 
 _LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)$")
 # `python -v`: importlib's SourceLoader says where each module's code came from (a .py it compiled,

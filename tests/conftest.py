@@ -1,28 +1,27 @@
-"""Shared fixtures: the local issuer and STS, and running the real launcher with the environment
-the agent builds for a Node task."""
+"""Shared fixtures for tests/unit, tests/e2e and tests/packaging: the local issuer and STS, moto's server,
+and the task's folder as the agent runs it (the source tree, or extracted from the built .vsix).
+
+The stand-ins and helpers the tests import live in tests/support (put on sys.path here, with the
+package's python/ folder); a test module never imports another test module."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import time
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "python"))
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "support"))
 
 from awswif.trust import trust_policy  # noqa: E402
 
-from agent_env import ACCOUNT, NODE, ROLE_ARN, agent_environment  # noqa: E402, F401
-from agent_model import Job, StepResult  # noqa: E402
+from agent_env import ACCOUNT, ROLE_ARN  # noqa: E402
 from fakes import Issuer, Sts  # noqa: E402
+from vsix import Built, build_vsix  # noqa: E402
 
 
 @pytest.fixture(params=["azure-devops", "entra"])
@@ -54,60 +53,9 @@ def moto_url() -> Iterator[str]:
     server.stop()
 
 
-@dataclass
-class Run:
-    view: StepResult  # the step as the agent model sees it (tests/agent_model.py)
-    job: Job  # the job after the step: what later steps, the post-job step and later jobs get
-    stdout: str
-    stderr: str
-    returncode: int
-    seconds: float
-
-    def leaks(self, *secrets: str) -> list[str]:
-        return self.view.leaks(secrets)
-
-
-# The notice every run on the Azure DevOps issuer with an Azure RM connection gives (task.py _issuer_advice).
-ISSUER_RETIREMENT_WARNING = "The Azure DevOps token issuer retires on "
-
-
-def launcher_warnings(run: Run) -> list[str]:
-    """The step's warnings but the issuer-retirement notice: what the launcher and the files warned of."""
-    return [w for w in run.view.warnings if not w.startswith(ISSUER_RETIREMENT_WARNING)]
-
-
-def run_launcher(task_dir: Path, env: dict[str, Any], timeout: float = 120, job: Job | None = None,
-                 ref_name: str = "assume") -> Run:
-    """The task as one step of a job (a new one unless given): the real node runs the launcher, and the agent
-    model applies its stdout and stderr with the task.json in task_dir."""
-    assert NODE, "node is needed to run the launcher"
-    if job is None:
-        job = Job({"System.Debug": env.get("SYSTEM_DEBUG", "false")})
-    start = time.monotonic()
-    proc = subprocess.run([NODE, str(task_dir / "launcher.js")], env=env, capture_output=True, text=True,
-                          timeout=timeout, cwd=str(ROOT / "tests"))
-    seconds = time.monotonic() - start
-    step = job.run_task(task_dir, proc.stdout, ref_name, stderr=proc.stderr, exit_code=proc.returncode)
-    return Run(step, job, proc.stdout, proc.stderr, proc.returncode, seconds)
-
-
 @pytest.fixture(scope="session")
 def source_task_dir() -> Path:
     return ROOT / "task"
-
-
-@dataclass(frozen=True)
-class Built:
-    vsix: Path
-    stage: Path
-    summary: str
-
-
-def build_vsix(out: Path, stage: Path, *args: str, cwd: Path = ROOT, env: dict[str, str] | None = None
-               ) -> subprocess.CompletedProcess[str]:
-    """The README's build command, as a user runs it."""
-    return subprocess.run([sys.executable, str(cwd / "build.py"), "--out", str(out), "--stage", str(stage), *args],
-                          cwd=cwd, capture_output=True, text=True, env=env, timeout=600)
 
 
 @pytest.fixture(scope="session")

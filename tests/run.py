@@ -4,7 +4,13 @@
 Creates .venv, installs the runtime lock and the test tools into it (again only when they change),
 installs tfx-cli from npm for the packaging conformance tests, builds OpenTofu and the provider's
 credential code from the Go module proxy for the Terraform tests (once; cached), runs the static checks (ruff, mypy
-strict, vermin for Python 3.9, bandit, pip-audit on the lock), then pytest."""
+strict, vermin for Python 3.9, bandit, pip-audit on the lock), then pytest over tests/ (tests/unit, tests/e2e,
+tests/packaging; tests/support holds the stand-ins and helpers they share).
+
+`python3 tests/run.py --quick [pytest args]` is the loop while editing: the same venv and static checks but
+pip-audit, then only tests/unit (pure Python against awswif and in-process stand-ins: no node, no .vsix, no
+moto, OpenTofu or Go), without installing tfx-cli or building the Go programs; under a minute once .venv exists.
+It prints its time."""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
 
@@ -63,11 +70,10 @@ def ensure_tfx() -> None:
 
 def ensure_go_tools() -> None:
     """The Go programs the Terraform tests run, built once into ~/.cache/aws-wif (reused by later runs and
-    fresh clones): OpenTofu from the Go module proxy, and the provider's credential code (tests/awsbase).
+    fresh clones): OpenTofu from the Go module proxy, and the provider's credential code (tests/support/awsbase).
     Built here, before the tests, so that their one-time cost shows in the output with its time."""
-    sys.path.insert(0, str(ROOT / "tests"))
+    sys.path.insert(0, str(ROOT / "tests" / "support"))
     import awsbase_probe
-
     import opentofu
 
     try:
@@ -104,22 +110,37 @@ def audit(py: Path) -> None:
         print(f"pip-audit: {len(report)} packages, no known vulnerabilities.")
 
 
-def static_checks(py: Path) -> None:
+def static_checks(py: Path, with_audit: bool = True) -> None:
     run(py, "-m", "ruff", "check", "python", "tests", "bench", "build.py")
     entry = "python/awswif_credential_process.py"  # what refreshing profiles run, beside the package
     run(py, "-m", "mypy", "--config-file", "python/pyproject.toml", "python/awswif", entry)
     run(py.parent / "vermin", "-q", "-t=3.9-", "--no-tips", "--violations", "python/awswif", entry, "build.py")
     run(py, "-m", "bandit", "-q", "-r", "python/awswif", entry, "build.py")
-    audit(py)
+    if with_audit:
+        audit(py)
+    else:
+        print("+ pip-audit skipped (--quick); the whole suite runs it", flush=True)
 
 
 def main(argv: list[str]) -> int:
+    quick = "--quick" in argv
+    argv = [a for a in argv if a != "--quick"]
+    start = time.monotonic()
     ensure_venv()
-    ensure_tfx()
-    ensure_go_tools()
+    if not quick:
+        ensure_tfx()
+        ensure_go_tools()
     py = venv_python()
-    static_checks(py)
-    return subprocess.run([str(py), "-m", "pytest", *(argv or ["-q", "tests"])], cwd=ROOT).returncode
+    static_checks(py, with_audit=not quick)
+    checked = time.monotonic()
+    tests = ["-q", "tests/unit"] if quick else ["-q", "tests"]
+    code = subprocess.run([str(py), "-m", "pytest", *(argv or tests)], cwd=ROOT).returncode
+    end = time.monotonic()
+    command = "tests/run.py --quick" if quick else "tests/run.py"
+    outcome = "passed" if code == 0 else f"failed (exit code {code})"
+    print(f"{command}: {outcome} in {end - start:.1f} s (set-up and static checks {checked - start:.1f} s, "
+          f"pytest {end - checked:.1f} s)", flush=True)
+    return code
 
 
 if __name__ == "__main__":
