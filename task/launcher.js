@@ -27,7 +27,7 @@ const NOT_FOUND = 9009; // Windows' exit code for a missing program (and the Sto
 const PY_NO_PYTHON = { 103: 'the Python launcher found no Python 3', 112: 'the Python launcher found no Python' };
 const WINDOWS = process.platform === 'win32';
 // Windows' PATH separator, named explicitly: on Windows it is path.delimiter anyway, and a run with the
-// platform faked (tests/fake_platform.js) takes the branch a Windows agent takes.
+// platform faked (tests/support/fake_platform.js) takes the branch a Windows agent takes.
 const PATH_DELIMITER = WINDOWS ? path.win32.delimiter : path.delimiter;
 // Windows' and macOS's default file systems ignore case: a PATH entry may spell a folder differently.
 const CASELESS_PATHS = WINDOWS || process.platform === 'darwin';

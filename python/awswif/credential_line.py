@@ -29,7 +29,7 @@ def command_line(python: str, code_dir: str, profile: str, config_file: str, *,
     """The `credential_process` value: this interpreter and the entry script by absolute path.
 
     The value is read in several ways, and must mean the same to all (README, "Long-running jobs";
-    tests/test_credential_process_line.py holds each rule with its source): botocore (boto3, AWS CLI v1
+    tests/e2e/test_credential_process_line.py holds each rule with its source): botocore (boto3, AWS CLI v1
     and v2) splits it itself, with POSIX shlex rules, or on Windows with the C runtime's rules (double
     quotes only, backslashes literal); the Go SDK (Terraform) hands it to `sh -c`, or on Windows to
     `cmd.exe /C`, the JavaScript SDK v3 to `cmd.exe /d /s /c "..."` and the .NET SDK (AWS Tools for

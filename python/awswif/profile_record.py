@@ -1,6 +1,6 @@
 """The `[awswif NAME]` record: what the task writes into the AWS config file for each profile, and what
 `awswif credential-process` reads back to refresh it. Everything a refresh needs and no secret; written
-and parsed here only, so the two sides cannot drift apart (tests/test_profile_record.py round-trips it)."""
+and parsed here only, so the two sides cannot drift apart (tests/unit/test_profile_record.py round-trips it)."""
 
 from __future__ import annotations
 

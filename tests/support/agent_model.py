@@ -431,6 +431,15 @@ class CommandError(Exception):
     """An exception a worker command throws: WorkerCommandManager fails the step and echoes the input."""
 
 
+def _first_mapping(value: str, mappings: list[tuple[str, str]]) -> str:
+    for source, target in mappings:
+        if value == source:
+            return target
+        if value.startswith(source + "/"):
+            return target + value[len(source):]
+    return value
+
+
 # --- container jobs -------------------------------------------------------------------------------------------
 @dataclass
 class Container:
@@ -451,21 +460,11 @@ class Container:
     def translate(self, value: str) -> str:
         """Agent.Sdk/ContainerInfo.cs TranslateToContainerPath: the first mapping the value equals or starts
         with (followed by a separator) is replaced; anything else is left as it is."""
-        for host, inside in self.mappings:
-            if value == host:
-                return inside
-            if value.startswith(host + "/"):
-                return inside + value[len(host):]
-        return value
+        return _first_mapping(value, self.mappings)
 
     def translate_to_host(self, value: str) -> str:
         """ContainerInfo.cs TranslateToHostPath: the reverse, for paths a step in the container names."""
-        for host, inside in self.mappings:
-            if value == inside:
-                return host
-            if value.startswith(inside + "/"):
-                return host + value[len(inside):]
-        return value
+        return _first_mapping(value, [(inside, host) for host, inside in self.mappings])
 
 
 # --- the job --------------------------------------------------------------------------------------------------

@@ -4,6 +4,8 @@ regions and with what session_tags.py says they carry, and all or nothing with e
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +18,7 @@ from awswif.profiles import CHAINED, MAIN_PROFILE, WEB_IDENTITY, Profile
 from awswif.retry import Deadline
 from awswif.session_tags import ChainedIdentity
 from awswif.sessions import Fulfilment, SharedToken, assume_all
+from awswif.sts import AwsCredentials
 from awswif.trust import chained_trust_policy, trust_policy
 
 from fakes import Issuer, Sts
@@ -97,3 +100,66 @@ def test_chained_roles_are_not_attempted_without_the_main_session(world: tuple[I
         fulfil(issuer, server, [SPOKE])
     assert "Not attempted: chained profiles need the main role's session." in failure.value.fix
     assert all(c["Action"] != "AssumeRole" for c in server.calls)
+
+
+# -- one fresh token for all concurrent callers ------------------------------------------------------
+def test_shared_token_is_replaced_once_for_all_callers() -> None:
+    minted: list[str] = []
+
+    def mint() -> str:
+        time.sleep(0.05)  # while the others ask too
+        minted.append(f"token-{len(minted) + 1}")
+        return minted[-1]
+
+    shared = SharedToken("token-0", mint)
+    results: list[str] = []
+    threads = [threading.Thread(target=lambda: results.append(shared.replace("token-0"))) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert minted == ["token-1"] and results == ["token-1"] * 8
+    assert shared.replace("token-1") == "token-2", "a token found stale again is replaced again"
+
+
+# -- verifyCredentials against the STS stand-in -------------------------------------------------------
+def test_verify_all_accepts_real_sessions_and_refuses_a_wrong_arn() -> None:
+    from awswif import sts as aws_sts
+    from awswif.profiles import Profile
+    from awswif.retry import Deadline
+    from awswif.sessions import Session, verify_all
+
+    from fakes import Sts
+
+    server = Sts()
+    try:
+        issued = []
+        for n, role in enumerate(("deploy", "prod")):
+            arn = f"arn:aws:iam::12345678901{n}:role/{role}"
+            session = server._issue(arn.split(":")[4], arn, "s-1", 900)
+            key = next(k for k, v in server.sessions.items() if v is session)
+            credentials = AwsCredentials(key, session.secret_access_key, session.session_token, session.expiration,
+                                         session.assumed_role_arn)
+            issued.append(Session(Profile("default" if n == 0 else role, arn, f"12345678901{n}", WEB_IDENTITY, 900),
+                                  credentials))
+
+        def client(credentials: AwsCredentials | None, region: str | None) -> object:
+            return aws_sts.make_client(region or "eu-west-1", server.url, "test", credentials=credentials)
+
+        lines: list[str] = []
+        verify_all(issued, client, Deadline(30), lines.append)
+        assert [c["Action"] for c in server.calls] == ["GetCallerIdentity"] * 2
+        assert sorted(c["Caller"] for c in server.calls) == sorted(s.credentials.assumed_role_arn for s in issued)
+
+        wrong = Session(issued[1].profile, AwsCredentials(
+            issued[1].credentials.access_key_id, issued[1].credentials.secret_access_key,
+            issued[1].credentials.session_token, issued[1].credentials.expiration,
+            "arn:aws:sts::123456789011:assumed-role/other/s-1"))
+        with pytest.raises(UserError) as caught:
+            verify_all([issued[0], wrong], client, Deadline(30), lines.append)
+        message = str(caught.value)
+        assert "could not verify 1 of 2 roles (prod)" in message
+        assert "GetCallerIdentity answered arn:aws:sts::123456789011:assumed-role/prod/s-1, not the assumed role " \
+               "arn:aws:sts::123456789011:assumed-role/other/s-1" in message
+    finally:
+        server.close()
