@@ -132,6 +132,8 @@ def _obtain_sessions(
         if chained_note:
             # A warning, so that it shows in the run's summary rather than scrolling by.
             agent.warning(chained_note)
+        # What every chained AssumeRole carries, Organization and Project from the signed token.
+        identity = plan.chained_identity.with_signed_names(claims.subject)
         watchdog.phase = "loading the AWS client"
         web_client = client.result()
         watchdog.phase = f"waiting for AWS STS ({web_client.meta.endpoint_url})"
@@ -146,9 +148,8 @@ def _obtain_sessions(
             explain_web=lambda refusal, profile: _diagnose().explain(
                 refusal, claims, profile.role_arn, profile.account_id, profile.region or inputs.region),
             explain_chained=lambda refusal, profile, hub: _diagnose().explain_chained(
-                refusal, hub, profile.role_arn, profile.region or inputs.region, plan.chained_identity,
-                profile.external_id),
-            chained_identity=plan.chained_identity.with_signed_names(claims.subject),
+                refusal, hub, profile.role_arn, profile.region or inputs.region, identity, profile.external_id),
+            chained_identity=identity,
         ))
         if plan.verify:
             watchdog.phase = "verifying the sessions with GetCallerIdentity"
