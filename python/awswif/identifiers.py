@@ -76,6 +76,12 @@ def is_role_arn(value: str) -> bool:
     return RoleArn.parse(value) is not None
 
 
+def parse_policy_arn(value: str) -> Optional[re.Match[str]]:
+    """A policy ARN taken apart (partition, account, path, name), within the ARN length limits."""
+    match = POLICY_ARN.match(value)
+    return match if match and ARN_MIN <= len(value) <= ARN_MAX else None
+
+
 def partition_of(arn: str) -> str:
     """The partition of any well-formed ARN (arn:PARTITION:...)."""
     return arn.split(":", 2)[1]

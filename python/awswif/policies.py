@@ -10,7 +10,7 @@ from typing import Optional
 
 from .agent import Agent
 from .errors import UserError
-from .identifiers import POLICY_ARN
+from .identifiers import parse_policy_arn
 
 # STS API reference, AssumeRoleWithWebIdentity/AssumeRole, Policy: "Length Constraints: Minimum
 # length of 1. Maximum length of 2048"; characters \u0009, \u000A, \u000D and \u0020-\u00FF.
@@ -78,8 +78,8 @@ def _arns(value: str, partition: str, account_id: str) -> tuple[str, ...]:
                 if line.strip() and not line.strip().startswith("#")]
     for number, arn in numbered:
         where = f"The managedSessionPolicies input, line {number} ('{arn}')"
-        match = POLICY_ARN.match(arn)
-        if not match or len(arn) > 2048:
+        match = parse_policy_arn(arn)
+        if not match:
             raise UserError(f"{where} is not a managed policy ARN.",
                             "Use one ARN a line, e.g. arn:aws:iam::aws:policy/ReadOnlyAccess.")
         if match["partition"] != partition:

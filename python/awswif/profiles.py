@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from .agent import Agent
 from .errors import UserError
 from .identifiers import ACCOUNT_ID, EXTERNAL_ID, PROFILE_NAME, REGION, RoleArn, region_in_partition
 from .policies import SessionPolicies, read_session_policies
-from .session_tags import ChainedIdentity, read_chained_identity
+
+if TYPE_CHECKING:
+    from .session_tags import ChainedIdentity
 
 MAIN_PROFILE = "default"
 WEB_IDENTITY, CHAINED = "web-identity", "chained"
@@ -51,8 +53,9 @@ class Plan:
     files_folder: str = ""
     # refreshingProfiles (#11): credential_process lines instead of keys; implies writing the files.
     refreshing: bool = False
-    # The session tags, transitive keys and source identity of every chained AssumeRole.
-    chained_identity: ChainedIdentity = field(default_factory=ChainedIdentity)
+    # The session tags, transitive keys and source identity of every chained AssumeRole (None: no
+    # chained profiles, and none of the inputs that apply to them).
+    chained_identity: Optional[ChainedIdentity] = None
 
     @property
     def writes_files(self) -> bool:
@@ -102,10 +105,25 @@ def read_plan(agent: Agent, main_role: RoleArn, duration_seconds: int) -> Plan:
         verify=agent.boolean_input("verifyCredentials"),
         files_folder=_files_folder(agent) if profiles or refreshing else "",
         refreshing=refreshing,
-        chained_identity=read_chained_identity(agent, any(p.kind == CHAINED for p in profiles)),
+        chained_identity=_chained_identity(agent, any(p.kind == CHAINED for p in profiles)),
     )
     _check_allowed(plan, main_role_arn, main_account)
     return plan
+
+
+# The inputs that apply to chainedProfiles only (session_tags.py); skipSessionTagging has a default.
+_CHAINED_ONLY_INPUTS = ("sessionTags", "transitiveTagKeys", "sourceIdentity")
+
+
+def _chained_identity(agent: Agent, chained: bool) -> Optional[ChainedIdentity]:
+    # Read before the token request leaves: session_tags loads only for steps that chain or name one
+    # of its inputs (most steps do neither), and says so when such an input has no chained role.
+    agent.boolean_input("skipSessionTagging")
+    if not chained and not any(agent.input(name) for name in _CHAINED_ONLY_INPUTS):
+        return None
+    from .session_tags import read_chained_identity
+
+    return read_chained_identity(agent, chained)
 
 
 def _lines(value: str) -> list[tuple[int, str]]:

@@ -9,7 +9,7 @@ import functools
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Optional
 
 from . import sts
@@ -65,7 +65,7 @@ class Fulfilment:
     explain_web: Callable[[sts.StsRefused, Profile], UserError]
     explain_chained: Callable[[sts.StsRefused, Profile, str], UserError]
     # Tags, transitive keys and source identity for every chained AssumeRole.
-    chained_identity: ChainedIdentity = field(default_factory=ChainedIdentity)
+    chained_identity: Optional[ChainedIdentity] = None
 
 
 def assume_all(main: Profile, profiles: Sequence[Profile], how: Fulfilment) -> list[Session]:
@@ -120,13 +120,14 @@ def _web_identity(profile: Profile, client: Any, how: Fulfilment, is_main: bool)
 
 
 def _chained(profile: Profile, client: Any, hub_role_arn: str, how: Fulfilment) -> Session:
+    identity = how.chained_identity or ChainedIdentity()
     try:
         credentials = sts.assume_role_chained(client, profile.role_arn, how.session_name, profile.duration_seconds,
                                               how.deadline, _prefixed(how.log, profile, False),
-                                              extra=how.chained_identity.parameters(profile.external_id))
+                                              extra=identity.parameters(profile.external_id))
     except sts.StsRefused as refusal:
         raise how.explain_chained(refusal, profile, hub_role_arn) from None
-    return Session(profile, credentials, how.chained_identity)
+    return Session(profile, credentials, identity)
 
 
 def _verify(session: Session, client: Any, deadline: Deadline, log: Callable[[str], None]) -> Session:

@@ -133,7 +133,7 @@ def _obtain_sessions(
             # A warning, so that it shows in the run's summary rather than scrolling by.
             agent.warning(chained_note)
         # What every chained AssumeRole carries, Organization and Project from the signed token.
-        identity = plan.chained_identity.with_signed_names(claims.subject)
+        identity = plan.chained_identity.with_signed_names(claims.subject) if plan.chained_identity else None
         watchdog.phase = "loading the AWS client"
         web_client = client.result()
         watchdog.phase = f"waiting for AWS STS ({web_client.meta.endpoint_url})"

@@ -206,6 +206,8 @@ BAD_INPUTS = [
      "skipSessionTagging is true, and sessionTags is set"),
     ({"chainedProfiles": f"spoke={SPOKE_ARN}", "sourceIdentity": "aws:me"}, "not a valid source identity"),
     ({"chainedProfiles": f"spoke={SPOKE_ARN}", "skipSessionTagging": "sure"}, "skipSessionTagging input is 'sure'"),
+    ({"skipSessionTagging": "sure"}, "skipSessionTagging input is 'sure'"),
+    ({"awsToolkitVariables": "yes"}, "awsToolkitVariables input is 'yes'"),
 ]
 
 

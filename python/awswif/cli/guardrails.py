@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..errors import UserError
-from ..identifiers import POLICY_ARN
+from ..identifiers import parse_policy_arn
 
 # CreateRole, Path: "/" alone, or "/" + printable ASCII + "/", at most 512 characters.
 _ROLE_PATH = re.compile(r"^/(?:[\x21-\x7e]*/)?$", re.ASCII)
@@ -43,8 +43,8 @@ def read_guardrails(boundary: Optional[str], role_path: Optional[str], tags: Seq
 
 
 def check_policy_arn(arn: str, flag: str, partition: str) -> str:
-    match = POLICY_ARN.match(arn)
-    if not match or len(arn) > 2048:
+    match = parse_policy_arn(arn)
+    if not match:
         raise UserError(f"{flag} '{arn}' is not an IAM policy ARN.",
                         "Give arn:aws:iam::aws:policy/NAME (AWS managed) or arn:aws:iam::123456789012:policy/NAME.")
     if match["partition"] != partition:
@@ -57,7 +57,7 @@ def policy_in_account(arn: str, account_id: str) -> str:
     """A customer managed policy ARN pointed at another account. A role can only use AWS managed
     policies and its own account's, so for many accounts an ARN means "this path and name in
     each account"; AWS managed ARNs stay as they are."""
-    match = POLICY_ARN.match(arn)
+    match = parse_policy_arn(arn)
     if not match or match["account"] == "aws":
         return arn
     return f"arn:{match['partition']}:iam::{account_id}:policy/{match['path']}{match['name']}"
@@ -65,7 +65,7 @@ def policy_in_account(arn: str, account_id: str) -> str:
 
 def policy_account(arn: str) -> str:
     """The account part of a policy ARN: 'aws' or a 12-digit id."""
-    match = POLICY_ARN.match(arn)
+    match = parse_policy_arn(arn)
     return match["account"] if match else ""
 
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import UserError
-from ..identifiers import POLICY_ARN
+from ..identifiers import parse_policy_arn
 from ..trust import AUDIENCE
 from .owned_trust import HUB_ROLE_SID, WEB_IDENTITY_SID
 from .trust_formats import ChainedSpec, TrustSpec, cfn_role_properties, cfn_tags, chained_description
@@ -34,7 +34,7 @@ _HOST = {"Fn::Select": [1, {"Fn::Split": ["https://", {"Ref": "Issuer"}]}]}
 def _in_each_account(arn: str) -> Any:
     """A customer managed policy exists once per account: name this account's, not the one the
     flag happened to give (a role can use only AWS managed policies and its own account's)."""
-    match = POLICY_ARN.match(arn)
+    match = parse_policy_arn(arn)
     if not match or match["account"] == "aws":
         return arn
     return {"Fn::Sub": f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:policy/{match['path']}{match['name']}"}
